@@ -1,0 +1,37 @@
+"""`manage.py seed_demo`: the demo user and whatever demo data each app provides, once.
+
+Run by `make run` every start; it only creates what is missing.  Each app that wants demo
+data defines `seed_demo(self, user)` on its AppConfig (chat: room `lobby`; feeds: `news`).
+"""
+
+import secrets
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+
+class Command(BaseCommand):
+    help = "Creates the demo user, a public room 'lobby' and a public feed 'news' if missing."
+
+    def handle(self, *args, **options):
+        User = get_user_model()
+        login_file = settings.VAR_DIR / "demo-login.txt"
+        with transaction.atomic():
+            user = User.objects.filter(username="demo").first()
+            if user is None:
+                password = secrets.token_urlsafe(9)
+                user = User.objects.create_user(
+                    "demo", password=password, display_name="Demo User", is_staff=True,
+                    is_superuser=True,
+                )
+                login_file.write_text(f"demo login: username 'demo', password '{password}'\n")
+                login_file.chmod(0o600)
+            for config in apps.get_app_configs():
+                seed = getattr(config, "seed_demo", None)
+                if seed:
+                    seed(user)
+        if login_file.exists():
+            self.stdout.write(login_file.read_text().strip())

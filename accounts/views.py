@@ -1,0 +1,33 @@
+from django.contrib.auth import login
+from django.shortcuts import redirect
+from django.views.generic import CreateView
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.authtoken.views import ObtainAuthToken
+
+from accounts.forms import SignUpForm
+
+
+class SignUpView(CreateView):
+    """Creates an account and logs the new user in."""
+
+    form_class = SignUpForm
+    template_name = "registration/signup.html"
+
+    def form_valid(self, form):
+        user = form.save()
+        login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("/")
+
+
+class TokenView(ObtainAuthToken):
+    """POST {"username", "password"} -> {"token"}: the API token for scripts and apps."""
+
+    @extend_schema(
+        request=inline_serializer(
+            "TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}
+        ),
+        responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()})},
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)

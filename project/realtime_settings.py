@@ -1,0 +1,69 @@
+"""Timeouts, limits and capacities of the realtime protocol, each with why its value.
+
+Imported into project.settings.  Each can be overridden by an environment variable of
+the same name (tests shorten the timers this way for the server processes they start).
+docs/protocol.md lists the same values for clients.
+"""
+
+from project.env import get_float, get_int
+
+# Largest text frame accepted (bytes).  A whiteboard stroke of 5,000 points at
+# full precision fits in ~64 KiB; anything larger is a bug or abuse: close 1009.
+REALTIME_MAX_FRAME_BYTES = get_int("REALTIME_MAX_FRAME_BYTES", 64 * 1024)
+
+# Token bucket per connection: a whiteboard client sends stroke points and cursors at
+# 20 Hz each plus chat and pings, so 50 frames/s sustained with a burst of 100.
+REALTIME_RATE_PER_SECOND = get_float("REALTIME_RATE_PER_SECOND", 50.0)
+REALTIME_RATE_BURST = get_int("REALTIME_RATE_BURST", 100)
+# A client still flooding this long after its first rate_limited error is closed (4429):
+# a well-behaved client backs off within a second, a runaway loop never does.
+REALTIME_FLOOD_CLOSE_AFTER = get_float("REALTIME_FLOOD_CLOSE_AFTER", 5.0)
+
+# Topics per connection: a UI page uses a handful; 200 leaves room for dashboards while
+# bounding the per-connection memory and subscribe work.
+REALTIME_MAX_SUBSCRIPTIONS = get_int("REALTIME_MAX_SUBSCRIPTIONS", 200)
+
+# Clients ping every 25 s (under common 30-60 s proxy idle timeouts); a connection
+# silent for 70 s (two missed pings and slack) is dead or half-open: close 4408.
+REALTIME_CLIENT_PING_INTERVAL = get_float("REALTIME_CLIENT_PING_INTERVAL", 25.0)
+REALTIME_IDLE_TIMEOUT = get_float("REALTIME_IDLE_TIMEOUT", 70.0)
+
+# Server heartbeat: how often a process refreshes the Redis leases of its connections'
+# presence entries.  An entry lives 2 heartbeats, so a kill -9'd process's users vanish
+# from presence within 2 x this, with no cleanup from the dead process.
+REALTIME_HEARTBEAT_INTERVAL = get_float("REALTIME_HEARTBEAT_INTERVAL", 15.0)
+REALTIME_PRESENCE_TTL = get_float("REALTIME_PRESENCE_TTL", 2 * REALTIME_HEARTBEAT_INTERVAL)
+
+# Assume any broadcast can be lost (Redis restart, network blip): every process compares
+# its topics' last delivered seq with the outbox this often and fills any gap.
+REALTIME_OUTBOX_POLL_INTERVAL = get_float("REALTIME_OUTBOX_POLL_INTERVAL", 2.0)
+# A live event that arrives ahead of a missing one (two processes committing close
+# together) waits this long for the missing one before it is read from the outbox.
+REALTIME_GAP_WAIT = get_float("REALTIME_GAP_WAIT", 0.05)
+
+# Recovery window per topic: a client resuming with `since` gets what it missed if it is
+# among the last N events and younger than the age; otherwise it refetches over REST.
+# 10,000 events covers hours of a busy room; 24 h covers a laptop closed overnight.
+REALTIME_HISTORY_SIZE = get_int("REALTIME_HISTORY_SIZE", 10_000)
+REALTIME_HISTORY_SECONDS = get_int("REALTIME_HISTORY_SECONDS", 24 * 3600)
+# Most events replayed in one subscribe reply before telling the client to refetch
+# (recovered: false) instead: bounds the work of one request.
+REALTIME_MAX_REPLAY = get_int("REALTIME_MAX_REPLAY", 10_000)
+
+# Connect tickets: single use, short-lived, so one leaked in a log or URL is worthless.
+REALTIME_TICKET_TTL = get_int("REALTIME_TICKET_TTL", 30)
+
+# Frames waiting to be written to one client.  Beyond this the client is not reading
+# (or its network cannot keep up): it is closed 4503 so its buffer stays bounded and
+# nobody else slows down.
+REALTIME_SEND_QUEUE_LIMIT = get_int("REALTIME_SEND_QUEUE_LIMIT", 1000)
+
+# Connection rows whose process has not refreshed them for this long are closed by the
+# sweep task (a killed server cannot close its own).
+REALTIME_CONNECTION_STALE_AFTER = get_float("REALTIME_CONNECTION_STALE_AFTER", 120.0)
+
+# How long a connection trusts a topic authorization (granted or refused) before asking
+# the app again: ephemeral actions (cursors at 20 Hz) must not cost a database query
+# each, yet a removed member loses write access within this time (and at once when the
+# app kicks them, see realtime.kick).
+REALTIME_AUTHZ_CACHE_SECONDS = get_float("REALTIME_AUTHZ_CACHE_SECONDS", 30.0)

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class RealtimeConfig(AppConfig):
+    name = "realtime"
+    verbose_name = "Realtime"
+
+    def ready(self):
+        """Registers the built-in actions and the `user:<id>` topic; hooks logout."""
+        from realtime import builtins, signals
+
+        builtins.register()
+        signals.connect()

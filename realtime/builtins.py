@@ -1,0 +1,56 @@
+"""The built-in actions (ping, subscribe, unsubscribe, presence) and the `user:<id>` topic."""
+
+import time
+
+from django.conf import settings
+
+from realtime import errors, presence
+from realtime.registry import register_action, register_topic_kind
+
+MAX_SINCE = 2**62
+
+
+async def ping(request):
+    return {"pong": int(time.time() * 1000)}
+
+
+async def subscribe(request):
+    conn = request.connection
+    since = request.data.get("since")
+    if since is not None and (isinstance(since, bool) or not isinstance(since, int)
+                              or not 0 <= since <= MAX_SINCE):
+        raise errors.Invalid("since must be a non-negative integer seq.", field="data.since")
+    if request.topic not in conn.subs and len(conn.subs) >= settings.REALTIME_MAX_SUBSCRIPTIONS:
+        raise errors.TooManySubscriptions(
+            f"At most {settings.REALTIME_MAX_SUBSCRIPTIONS} subscriptions per connection.")
+    return await conn.hub.subscribe(conn, request.topic, since)
+
+
+async def unsubscribe(request):
+    conn = request.connection
+    if not await conn.hub.unsubscribe(conn, request.topic):
+        raise errors.NotSubscribed(f"Not subscribed to {request.topic}.", field="topic")
+    conn.authz.pop((request.topic, "write"), None)
+    return {}
+
+
+async def presence_list(request):
+    return {"presence": await presence.members(request.topic)}
+
+
+def authorize_user_topic(user, key, access):
+    """user:<id> is private to that user; only the server publishes to it."""
+    return access == "read" and str(user.pk) == key
+
+
+def register():
+    register_topic_kind("user", authorize=authorize_user_topic)
+    register_action("ping", ping, allow_anonymous=True, builtin=True,
+                    doc="Keepalive; replies with the server time in ms.")
+    register_action("subscribe", subscribe, topic_kinds=("*",), access="read",
+                    allow_anonymous=True, builtin=True,
+                    doc="Joins a topic, replaying events after `since` when given.")
+    register_action("unsubscribe", unsubscribe, topic_kinds=("*",), access="read",
+                    allow_anonymous=True, builtin=True, doc="Leaves a topic.")
+    register_action("presence", presence_list, topic_kinds=("*",), access="read",
+                    allow_anonymous=True, builtin=True, doc="Lists the users present on a topic.")

@@ -1,0 +1,280 @@
+"""The one WebSocket endpoint (/ws/): a lean ASGI app, one instance per connection.
+
+Not a channels consumer: channels' dispatch hops to a thread before every message
+(close_old_connections), the largest single cost of a broadcast.  Here the event loop
+only parses, checks and routes; ORM work crosses to threads in realtime.store.run_sync.
+
+Every frame passes the checks in a fixed order before any handler: parse, authenticate,
+authorize the topic, throttle, dispatch.  Frames of one connection are handled one at a
+time, so replies come in request order.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+
+import orjson
+from django.conf import settings
+
+from realtime import errors, store
+from realtime.auth import redeem_ticket
+from realtime.hub import get_hub
+from realtime.limits import TokenBucket
+from realtime.registry import ActionRequest, actions, parse_topic, topic_kinds
+
+logger = logging.getLogger("realtime.consumer")
+
+# Close codes (docs/protocol.md lists them for clients).
+CLOSE_GOING_AWAY = 1001
+CLOSE_TOO_BIG = 1009
+CLOSE_SERVER_ERROR = 1011
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_IDLE = 4408
+CLOSE_FLOOD = 4429
+CLOSE_SLOW_CONSUMER = 4503
+_CLOSE = object()
+MAX_REQUEST_ID_LENGTH = 64
+
+
+class RealtimeConsumer:
+    """ASGI app for one WebSocket; also the hub's LocalConnection."""
+
+    @classmethod
+    def as_asgi(cls):
+        async def app(scope, receive, send):
+            await cls(scope, send).run(receive)
+
+        return app
+
+    def __init__(self, scope, send):
+        self.scope = scope
+        self._send = send
+        self.id = str(uuid.uuid4())
+        self.user = None
+        self.user_id = None
+        self.user_info = None
+        self.subs = {}
+        self.state = {}
+        self.authz = {}  # (topic, access) -> (expires, exception or None)
+        self.bucket = TokenBucket()
+        self.last_frame_at = time.monotonic()
+        self.out = deque()
+        self.wake = asyncio.Event()
+        self.closing = False
+        self.close_code = None
+        self.hub = None
+        self.writer = None
+
+    # --- lifecycle -----------------------------------------------------------------
+    async def run(self, receive):
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        if not await self.connect():
+            return
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.receive":
+                    await self.on_frame(message.get("text"), message.get("bytes"))
+                elif message["type"] == "websocket.disconnect":
+                    self.close_code = self.close_code or message.get("code")
+                    break
+        finally:
+            await self.cleanup()
+
+    async def connect(self):
+        ticket = self.scope.get("realtime_ticket")
+        if ticket:
+            user_id = await redeem_ticket(ticket)
+            user = await store.run_sync(store.load_user, user_id) if user_id else None
+            if user is None:
+                await self._send({"type": "websocket.accept"})
+                await self._send({"type": "websocket.close", "code": CLOSE_UNAUTHORIZED})
+                return False
+        else:
+            user = self.scope.get("user")
+        if user is not None and getattr(user, "is_authenticated", False) and user.is_active:
+            self.user, self.user_id = user, user.pk
+            self.user_info = {"id": user.pk, "username": user.get_username(),
+                              "display_name": getattr(user, "get_display_name", user.get_username)()}
+        else:
+            self.user = user
+        self.hub = await get_hub()
+        client = self.scope.get("client") or ("", 0)
+        agent = dict(self.scope.get("headers", [])).get(b"user-agent", b"").decode("latin-1")
+        try:
+            await store.run_sync(store.open_connection, connection_id=self.id, user_id=self.user_id,
+                                 address=str(client[0] or ""), user_agent=agent,
+                                 instance=self.hub.instance)
+        except Exception:
+            logger.exception("could not record connection; refusing it (client retries)")
+            await self._send({"type": "websocket.close", "code": CLOSE_SERVER_ERROR})
+            return False
+        await self._send({"type": "websocket.accept"})
+        self.writer = asyncio.ensure_future(self._write_loop())
+        await self.hub.add_connection(self)
+        return True
+
+    async def cleanup(self):
+        self.closing = True
+        self.wake.set()
+        if self.hub is not None:
+            try:
+                await self.hub.remove_connection(self)
+            except Exception:
+                logger.exception("hub cleanup failed for %s", self.id)
+            try:
+                await store.run_sync(store.close_connection, self.id, self.close_code)
+            except Exception:
+                logger.warning("could not close connection row %s (the sweep will)", self.id)
+
+    # --- output ----------------------------------------------------------------------
+    def send_frame(self, text):
+        """Queues a text frame; a client that lets the queue fill up is closed 4503."""
+        if self.closing:
+            return
+        if len(self.out) >= settings.REALTIME_SEND_QUEUE_LIMIT:
+            logger.warning("connection %s is not reading; closing it", self.id)
+            self.close(CLOSE_SLOW_CONSUMER)
+            return
+        self.out.append(text)
+        self.wake.set()
+
+    def send_json(self, obj):
+        self.send_frame(orjson.dumps(obj).decode())
+
+    def close(self, code):
+        if not self.closing:
+            self.closing = True
+            self.close_code = code
+            self.out.append((_CLOSE, code))
+            self.wake.set()
+
+    async def _write_loop(self):
+        out, send = self.out, self._send
+        try:
+            while True:
+                while out:
+                    item = out.popleft()
+                    if type(item) is tuple and item[0] is _CLOSE:
+                        await send({"type": "websocket.close", "code": item[1]})
+                        return
+                    await send({"type": "websocket.send", "text": item})
+                if self.closing and not out:
+                    return
+                self.wake.clear()
+                await self.wake.wait()
+        except Exception:  # the socket is gone; the receive side cleans up
+            self.closing = True
+
+    # --- input -------------------------------------------------------------------------
+    async def on_frame(self, text, data):
+        self.last_frame_at = time.monotonic()
+        allowed = self.bucket.take()
+        if not allowed and self.bucket.flooding_for() > settings.REALTIME_FLOOD_CLOSE_AFTER:
+            self.close(CLOSE_FLOOD)
+            return
+        if text is not None and len(text) > settings.REALTIME_MAX_FRAME_BYTES // 4 \
+                and len(text.encode()) > settings.REALTIME_MAX_FRAME_BYTES:
+            self.close(CLOSE_TOO_BIG)
+            return
+        request_id = None
+        try:
+            if text is None:
+                raise errors.BadRequest("Binary frames are not accepted; send JSON text.")
+            frame = _parse(text)
+            request_id = _request_id(frame)
+            request = await self.check(frame, request_id, allowed)
+            result = await self.dispatch(request)
+            if request_id is not None:
+                self.send_json({"type": "reply", "request_id": request_id, "data": result or {}})
+            if request.action == "subscribe":
+                self.hub.finish_subscribe(self, request.topic)
+        except Exception as exc:
+            body, _ = errors.error_payload(exc, context=f" on connection {self.id}")
+            self.send_json({"type": "error", "request_id": request_id, "error": body})
+
+    async def check(self, frame, request_id, allowed):
+        """parse -> authenticate -> authorize -> throttle; returns the ActionRequest."""
+        name = frame.get("action")
+        if not isinstance(name, str):
+            raise errors.Invalid("action must be a string.", field="action")
+        action = actions.get(name)
+        if action is None:
+            raise errors.UnknownAction(f"No action {name[:64]!r}.", field="action")
+        data = frame.get("data", {})
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise errors.Invalid("data must be an object.", field="data")
+        # authenticate
+        if self.user_id is None and not action.allow_anonymous:
+            raise errors.Unauthenticated("Log in to do that.")
+        # authorize the topic
+        topic = kind = key = None
+        if action.topic_kinds:
+            topic = frame.get("topic")
+            kind, key = parse_topic(topic)
+            if action.topic_kinds != ("*",) and kind not in action.topic_kinds:
+                raise errors.Invalid(f"{name} does not take {kind!r} topics.", field="topic")
+            if action.requires_subscription and topic not in self.subs:
+                raise errors.NotSubscribed(f"Subscribe to {topic} first.", field="topic")
+            await self.authorize(topic, kind, key, action.access, fresh=name == "subscribe")
+        # throttle
+        if not allowed:
+            raise errors.RateLimited(retry_after=self.bucket.retry_after())
+        return ActionRequest(name, request_id, topic, kind, key, data, self.user, self.id,
+                             self.state, self)
+
+    async def authorize(self, topic, kind, key, access, fresh=False):
+        now = time.monotonic()
+        cached = None if fresh else self.authz.get((topic, access))
+        if cached is None or cached[0] < now:
+            topic_kind = topic_kinds[kind]
+            denial = None
+            if self.user_id is None and not topic_kind.anonymous_read:
+                denial = errors.Forbidden("Log in to follow this topic.", field="topic")
+            elif self.user_id is None and access == "write":
+                denial = errors.Forbidden("Log in to do that.", field="topic")
+            else:
+                try:
+                    if not await store.run_sync(topic_kind.authorize, self.user, key, access):
+                        denial = errors.Forbidden(f"You may not {access} {topic}.", field="topic")
+                except errors.ProtocolError as exc:
+                    denial = exc
+            cached = (now + settings.REALTIME_AUTHZ_CACHE_SECONDS, denial)
+            self.authz[(topic, access)] = cached
+        if cached[1] is not None:
+            raise cached[1]
+
+    async def dispatch(self, request):
+        action = actions[request.action]
+        if action.is_async:
+            return await action.handler(request)
+        return await store.run_sync(action.handler, request)
+
+
+def _parse(text):
+    try:
+        frame = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise errors.BadRequest("The frame is not valid JSON.") from None
+    if not isinstance(frame, dict):
+        raise errors.BadRequest("The frame must be a JSON object.")
+    return frame
+
+
+def _request_id(frame):
+    request_id = frame.get("request_id")
+    if request_id is None:
+        return None
+    if isinstance(request_id, bool) or not isinstance(request_id, (str, int)):
+        raise errors.Invalid("request_id must be a string or an integer.", field="request_id")
+    if isinstance(request_id, str) and len(request_id) > MAX_REQUEST_ID_LENGTH:
+        raise errors.Invalid("request_id is too long.", field="request_id")
+    if isinstance(request_id, int) and abs(request_id) > 2**53:
+        raise errors.Invalid("request_id is too large.", field="request_id")
+    return request_id

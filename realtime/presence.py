@@ -1,0 +1,117 @@
+"""Presence in Redis: who is on a topic, one entry per user however many tabs.
+
+Per topic two sorted sets, scored by lease expiry (epoch seconds):
+  sb:pr:<topic>            member user id   -> the latest expiry of any of their connections
+  sb:prc:<topic>:<user>    member connection id -> that connection's expiry
+and a hash sb:pu:<topic> user id -> JSON {id, username, display_name}.
+Each server process renews its connections' leases every heartbeat; an entry whose
+process died simply expires (REALTIME_PRESENCE_TTL), and whichever process sweeps the
+topic first announces the leave.  Scripts keep join/leave atomic across processes.
+"""
+
+import time
+
+import orjson
+from django.conf import settings
+
+from realtime.redis import async_client
+
+P = "sb:pr:"
+PC = "sb:prc:"
+PU = "sb:pu:"
+
+# KEYS: pr, prc, pu.  ARGV: user, conn, expiry, now, info, key ttl.  Returns 1 when the
+# user was not present before (first tab): the caller announces presence.join.
+JOIN = """
+local prev = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[1], 'GT', ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end
+if (not prev) or tonumber(prev) <= tonumber(ARGV[4]) then return 1 end
+return 0
+"""
+
+# KEYS: pr, prc, pu.  ARGV: user, conn, now.  Returns 1 when that was the user's last
+# live connection (the caller announces presence.leave).
+LEAVE = """
+if redis.call('ZREM', KEYS[2], ARGV[2]) == 0 then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
+local rest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if #rest == 0 then
+  local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  return removed
+end
+redis.call('ZADD', KEYS[1], rest[2], ARGV[1])
+return 0
+"""
+
+# KEYS: pr, pu.  ARGV: now.  Removes users whose every lease expired; returns their infos
+# (each is returned to one caller only, so one leave is announced).
+SWEEP = """
+local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+for _, user in ipairs(gone) do
+  redis.call('ZREM', KEYS[1], user)
+  redis.call('HDEL', KEYS[2], user)
+end
+return gone
+"""
+
+
+def _keys(topic, user_id):
+    return [P + topic, f"{PC}{topic}:{user_id}", PU + topic]
+
+
+def _ttl():
+    return settings.REALTIME_PRESENCE_TTL
+
+
+async def join(topic, user_info, connection_id):
+    """Adds a connection; returns True when it is the user's first (announce a join)."""
+    now = time.time()
+    result = await async_client().eval(
+        JOIN, 3, *_keys(topic, user_info["id"]), user_info["id"], connection_id, now + _ttl(),
+        now, orjson.dumps(user_info), int(_ttl() * 4) + 60,
+    )
+    return bool(result)
+
+
+async def leave(topic, user_id, connection_id):
+    """Removes a connection; returns True when it was the user's last (announce a leave)."""
+    result = await async_client().eval(LEAVE, 3, *_keys(topic, user_id), user_id, connection_id,
+                                       time.time())
+    return bool(result)
+
+
+async def refresh(entries):
+    """Renews the leases of [(topic, user_id, connection_id), ...] in one round trip."""
+    if not entries:
+        return
+    expiry = time.time() + _ttl()
+    async with async_client().pipeline(transaction=False) as pipe:
+        for topic, user_id, connection_id in entries:
+            keys = _keys(topic, user_id)
+            pipe.zadd(keys[1], {connection_id: expiry})
+            pipe.zadd(keys[0], {str(user_id): expiry}, gt=True)
+            for key in keys:
+                pipe.expire(key, int(_ttl() * 4) + 60)
+        await pipe.execute()
+
+
+async def sweep(topic):
+    """Drops users whose leases all expired (their process died); returns their infos."""
+    gone = await async_client().eval(SWEEP, 2, P + topic, PU + topic, time.time())
+    return [orjson.loads(info) for info in gone]
+
+
+async def members(topic):
+    """The users present on a topic: [{id, username, display_name}, ...] by id."""
+    client = async_client()
+    ids = await client.zrangebyscore(P + topic, time.time(), "+inf")
+    if not ids:
+        return []
+    infos = await client.hmget(PU + topic, ids)
+    users = [orjson.loads(info) for info in infos if info]
+    return sorted(users, key=lambda user: user["id"])

@@ -1,0 +1,227 @@
+"""`publish()`: the one way an event leaves the server.
+
+Durable events are written to the outbox (realtime.Event) in the caller's transaction,
+with the topic's next seq, and sent after commit; ephemeral ones (typing, cursors) are sent
+at once with `seq: null`.  The frame is serialised once here; every process's hub forwards
+the same bytes to its subscribers.  This module is the only caller of `group_send`.
+
+Usable from anywhere: sync code (views, admin, Celery tasks, handlers in worker threads)
+and async code (`apublish`).  Sync sends go through one background event loop per process
+(`_Sender`), so a Celery prefork child can publish thousands of times in a row without
+channels_redis's "Event loop is closed" trap or a new loop per call.
+"""
+
+import asyncio
+import atexit
+import logging
+import os
+import threading
+import time
+from collections import defaultdict
+
+import orjson
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
+
+from realtime.registry import parse_topic, topic_group
+
+logger = logging.getLogger("realtime.publish")
+
+# Most events sent to the channel layer in one message: a large batch (feed ingest) is
+# split so no single Redis message grows unbounded, yet 5,000 events are ~10 messages.
+SEND_CHUNK = 500
+# Seconds flush() waits for queued sends (Celery tasks flush before they are acked).
+FLUSH_TIMEOUT = 10.0
+
+
+def frame(topic, event, seq, data):
+    """The serialised event frame a client receives (JSON text), made once per publish."""
+    return orjson.dumps(
+        {"type": "event", "topic": topic, "event": event, "seq": seq, "data": data}
+    ).decode()
+
+
+def _check(topic, event, data):
+    parse_topic(topic)
+    if not isinstance(event, str) or not event:
+        raise ValueError("event must be a non-empty string")
+    if not isinstance(data, dict):
+        raise ValueError("event data must be a dict")
+
+
+def publish(topic, event, data, *, ephemeral=False, exclude_connection=None):
+    """Publishes one event; returns its seq (None when ephemeral).
+
+    Durable: the outbox row is written in the current transaction (or its own) and the
+    send is scheduled on commit, so a rolled-back change is never announced.
+    """
+    return publish_many([(topic, event, data)], ephemeral=ephemeral,
+                        exclude_connection=exclude_connection)[0]
+
+
+def publish_many(events, *, ephemeral=False, exclude_connection=None):
+    """Publishes [(topic, event, data), ...] in order; returns their seqs.
+
+    One counter upsert per topic and one bulk insert, so a 5,000-item ingest batch costs a
+    handful of queries, not 10,000.
+    """
+    events = list(events)
+    for topic, event, data in events:
+        _check(topic, event, data)
+    if ephemeral:
+        messages = [_message(t, s, frame(t, e, None, d), exclude_connection)
+                    for (t, e, d), s in zip(events, [None] * len(events), strict=False)]
+        _send_sync(messages)
+        return [None] * len(events)
+    from realtime.models import Event
+
+    with transaction.atomic():
+        counts = defaultdict(int)
+        for topic, _, _ in events:
+            counts[topic] += 1
+        next_seq = {topic: _reserve(topic, n) - n + 1 for topic, n in counts.items()}
+        rows, seqs = [], []
+        for topic, event, data in events:
+            seq = next_seq[topic]
+            next_seq[topic] += 1
+            seqs.append(seq)
+            rows.append(Event(topic=topic, seq=seq, event=event, data=data))
+        Event.objects.bulk_create(rows, batch_size=1000)
+        messages = [_message(r.topic, r.seq, frame(r.topic, r.event, r.seq, r.data),
+                             exclude_connection) for r in rows]
+        transaction.on_commit(lambda: _send_sync(messages), robust=True)
+    return seqs
+
+
+def _reserve(topic, n):
+    """Adds n to the topic's counter and returns the new value; the row stays locked
+    until the transaction ends (PostgreSQL row lock; SQLite's IMMEDIATE write lock)."""
+    table = "realtime_topiccounter"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (topic, seq) VALUES (%s, %s) "
+            f"ON CONFLICT (topic) DO UPDATE SET seq = {table}.seq + excluded.seq RETURNING seq",
+            [topic, n],
+        )
+        return cursor.fetchone()[0]
+
+
+def _message(topic, seq, payload, exclude):
+    return {"topic": topic, "seq": seq, "frame": payload, "exclude": exclude,
+            "ts": time.time()}
+
+
+def _group_messages(messages):
+    """Consecutive messages of one topic travel together, SEND_CHUNK at most."""
+    batch = []
+    for message in messages:
+        if batch and (batch[-1]["topic"] != message["topic"] or len(batch) >= SEND_CHUNK):
+            yield batch[0]["topic"], batch
+            batch = []
+        batch.append(message)
+    if batch:
+        yield batch[0]["topic"], batch
+
+
+async def send_messages(messages):
+    """Sends prepared event messages to every process with subscribers (async)."""
+    layer = get_channel_layer()
+    for topic, batch in _group_messages(messages):
+        await layer.group_send(topic_group(topic), {"type": "rt.events", "events": batch})
+
+
+async def send_control(group, message):
+    """Sends a server-only control message (close a user's sockets, push to a connection)."""
+    await get_channel_layer().group_send(group, message)
+
+
+async def apublish(topic, event, data, *, ephemeral=False, exclude_connection=None):
+    """publish() for async code.  Ephemeral events go straight out from this loop; durable
+    ones cross to a worker thread for the database write."""
+    if ephemeral:
+        _check(topic, event, data)
+        await send_messages([_message(topic, None, frame(topic, event, None, data),
+                                      exclude_connection)])
+        return None
+    from channels.db import database_sync_to_async
+
+    return await database_sync_to_async(publish)(topic, event, data,
+                                                 exclude_connection=exclude_connection)
+
+
+def _send_sync(messages):
+    _Sender.get().submit(send_messages(messages))
+
+
+def send_control_sync(group, message):
+    _Sender.get().submit(send_control(group, message))
+
+
+def flush(timeout=FLUSH_TIMEOUT):
+    """Waits until every send queued by this process so far has reached Redis."""
+    sender = _Sender.current
+    if sender is not None and sender.pid == os.getpid():
+        sender.flush(timeout)
+
+
+class _Sender:
+    """One background thread with an event loop per process, owning the channel layer
+    used by sync code.  Sends run in submission order; failures are logged (the outbox
+    still has durable events: every hub re-reads it, so nothing is lost)."""
+
+    current = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def get(cls):
+        sender = cls.current
+        if sender is None or sender.pid != os.getpid():  # new, or inherited by a fork
+            with cls._lock:
+                if cls.current is None or cls.current.pid != os.getpid():
+                    cls.current = cls()
+            sender = cls.current
+        return sender
+
+    def __init__(self):
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.queue = None
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="realtime-sender", daemon=True)
+        self.thread.start()
+        self.ready.wait()
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        self.queue = asyncio.Queue()
+        self.ready.set()
+        self.loop.run_until_complete(self._drain())
+
+    async def _drain(self):
+        while True:
+            item = await self.queue.get()
+            try:
+                if isinstance(item, asyncio.Future):
+                    item.set_result(None)  # a flush marker: everything before it is sent
+                else:
+                    await item
+            except Exception:
+                logger.exception("publish send failed (the outbox keeps durable events)")
+
+    def submit(self, coro):
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, coro)
+
+    def flush(self, timeout):
+        done = threading.Event()
+
+        def enqueue_marker():
+            marker = self.loop.create_future()
+            marker.add_done_callback(lambda _: done.set())
+            self.queue.put_nowait(marker)
+
+        self.loop.call_soon_threadsafe(enqueue_marker)
+        if not done.wait(timeout):
+            logger.warning("publish flush timed out after %ss", timeout)
+
+
+atexit.register(flush)

@@ -1,0 +1,128 @@
+"""The explicit registries of topic kinds and socket actions.
+
+Apps fill them in their AppConfig.ready(); the consumer only ever dispatches to what is
+registered here, never on a string the client chose (an unregistered action is
+`unknown_action`, an unregistered topic kind `unknown_topic`).
+
+Example (chat/apps.py)::
+
+    register_topic_kind("room", authorize=rooms.authorize, presence=True)
+    register_action("chat.send", handlers.send, topic_kinds=("room",), access="write")
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from realtime.errors import Invalid, UnknownTopic
+
+# kind:key; the key is what an app uses to look its object up (a slug, an id).
+TOPIC_RE = re.compile(r"^(?P<kind>[a-z][a-z0-9_]{0,31}):(?P<key>[A-Za-z0-9][A-Za-z0-9_.\-]{0,99})$")
+ACTION_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+ACCESS = ("read", "write")
+
+
+@dataclass(frozen=True)
+class TopicKind:
+    name: str
+    # authorize(user, key, access) -> bool.  Sync, runs in a worker thread with ORM
+    # access; may raise NotFound.  `access` is "read" (subscribe, history) or "write".
+    authorize: Callable[[Any, str, str], bool]
+    # Whether subscribers are tracked in presence (presence.join/leave, presence list).
+    presence: bool = False
+    # Whether an anonymous connection may even ask authorize() for read access.
+    anonymous_read: bool = False
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    # Sync handler(request) -> reply data (runs in a worker thread, may use the ORM), or an
+    # async one (runs on the event loop: no ORM; for ephemeral actions like cursors).
+    handler: Callable
+    is_async: bool = False
+    # Topic kinds the action accepts; empty means the action takes no topic.
+    topic_kinds: tuple = ()
+    access: str = "write"
+    # Whether the connection must be subscribed to the topic first (ephemeral actions:
+    # authorization is then the cached read check plus a cached write check).
+    requires_subscription: bool = False
+    # Whether an anonymous connection may call it at all.
+    allow_anonymous: bool = False
+    # One-line description for docs/protocol.md (its completeness test reads names).
+    doc: str = ""
+    builtin: bool = False
+
+
+@dataclass
+class ActionRequest:
+    """What a handler gets: the parsed, authenticated, authorized frame."""
+
+    action: str
+    request_id: Any
+    topic: str | None
+    kind: str | None
+    key: str | None
+    data: dict
+    user: Any
+    connection_id: str
+    # Per-connection scratch space for handlers (e.g. a cursor's last-forwarded time).
+    state: dict = field(default_factory=dict)
+    # The live connection (built-in actions only; app handlers use the fields above).
+    connection: Any = None
+
+    @property
+    def user_info(self):
+        """{id, username, display_name} of the caller, or None when anonymous."""
+        if not getattr(self.user, "is_authenticated", False):
+            return None
+        get_name = getattr(self.user, "get_display_name", None)
+        return {"id": self.user.pk, "username": self.user.get_username(),
+                "display_name": get_name() if get_name else self.user.get_username()}
+
+
+topic_kinds: dict[str, TopicKind] = {}
+actions: dict[str, Action] = {}
+
+
+def register_topic_kind(name, *, authorize, presence=False, anonymous_read=False):
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
+        raise ValueError(f"bad topic kind name {name!r}")
+    if name in topic_kinds:
+        raise ValueError(f"topic kind {name!r} registered twice")
+    topic_kinds[name] = TopicKind(name, authorize, presence, anonymous_read)
+
+
+def register_action(name, handler, *, topic_kinds=(), access="write", requires_subscription=False,
+                    allow_anonymous=False, is_async=None, doc="", builtin=False):
+    import inspect
+
+    if not ACTION_RE.match(name):
+        raise ValueError(f"bad action name {name!r}")
+    if name in actions:
+        raise ValueError(f"action {name!r} registered twice")
+    if access not in ACCESS:
+        raise ValueError(f"access must be one of {ACCESS}")
+    if is_async is None:
+        is_async = inspect.iscoroutinefunction(handler)
+    actions[name] = Action(name, handler, is_async, tuple(topic_kinds), access,
+                           requires_subscription, allow_anonymous, doc, builtin)
+
+
+def parse_topic(topic):
+    """(kind, key) of a topic name, or raises Invalid / UnknownTopic."""
+    if not isinstance(topic, str):
+        raise Invalid("topic must be a string like 'room:lobby'.", field="topic")
+    match = TOPIC_RE.match(topic)
+    if not match:
+        raise Invalid("topic must look like 'kind:key' (e.g. 'room:lobby').", field="topic")
+    kind = match["kind"]
+    if kind not in topic_kinds:
+        raise UnknownTopic(f"No topic kind {kind!r}.", field="topic")
+    return kind, match["key"]
+
+
+def topic_group(topic):
+    """The channel-layer group a topic's events are sent to (one per process, see hub)."""
+    return "t." + topic

@@ -1,0 +1,69 @@
+"""Fixtures shared by every test package: users, API clients, real sockets."""
+
+import itertools
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.ws import connect_ws  # noqa: F401  (re-exported for tests)
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    """make_user(username=None, **fields) -> a saved user whose password is 'pw-<username>'."""
+
+    def make(username=None, **fields):
+        username = username or f"user{next(_counter)}"
+        fields.setdefault("display_name", username.title())
+        return django_user_model.objects.create_user(username, password=f"pw-{username}", **fields)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def staff(make_user):
+    return make_user("staffer", is_staff=True)
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def api_as(make_user):
+    """api_as(user) -> an APIClient authenticated with that user's token."""
+    from rest_framework.authtoken.models import Token
+
+    def make(user):
+        client = APIClient()
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Each test starts with an empty Redis database (presence, tickets, throttles)."""
+    from realtime.redis import sync_client
+
+    sync_client().flushdb()
+    yield
+
+
+@pytest.fixture
+async def hub_cleanup():
+    """Stops the event loop's realtime hub after an in-process socket test."""
+    yield
+    from realtime.hub import close_hub
+
+    await close_hub()
