@@ -5,7 +5,7 @@ import time
 from django.conf import settings
 
 from realtime import errors, presence
-from realtime.registry import register_action, register_topic_kind
+from realtime.registry import register_action, register_event, register_topic_kind
 
 MAX_SINCE = 2**62
 
@@ -43,8 +43,26 @@ def authorize_user_topic(user, key, access):
     return access == "read" and str(user.pk) == key
 
 
+USER_SCHEMA = {
+    "type": "object",
+    "required": ["id"],
+    "properties": {"id": {"type": "integer"}, "username": {"type": "string"},
+                   "display_name": {"type": "string"}},
+}
+
+
 def register():
     register_topic_kind("user", authorize=authorize_user_topic)
+    register_event("presence.join", {"type": "object", "required": ["user"],
+                                     "properties": {"user": USER_SCHEMA}},
+                   doc="A user's first connection joined the topic (ephemeral).")
+    register_event("presence.leave", {"type": "object", "required": ["user"],
+                                      "properties": {"user": USER_SCHEMA}},
+                   doc="A user's last connection left the topic, or its lease expired (ephemeral).")
+    register_event("subscription.revoked", {"type": "object"},
+                   doc="The server ended this subscription (e.g. removed from a private room).")
+    register_event("notification", {"type": "object"},
+                   doc="A direct push to a user topic or connection (POST /api/publish/).")
     register_action("ping", ping, allow_anonymous=True, builtin=True,
                     doc="Keepalive; replies with the server time in ms.")
     register_action("subscribe", subscribe, topic_kinds=("*",), access="read",

@@ -25,8 +25,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import presence, store
+from realtime.publish import apublish
 from realtime.publish import frame as make_frame
-from realtime.publish import send_messages
 from realtime.registry import topic_group, topic_kinds
 from realtime.subscriptions import Subscription
 
@@ -168,8 +168,7 @@ class Hub:
         return True
 
     async def _announce(self, topic, event, data):
-        await send_messages([{"topic": topic, "seq": None, "exclude": None, "ts": time.time(),
-                              "frame": make_frame(topic, event, None, data)}])
+        await apublish(topic, event, data, ephemeral=True)
 
     async def _group_add(self, group):
         async with self.group_lock:

@@ -23,7 +23,7 @@ import orjson
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
-from realtime.registry import parse_topic, topic_group
+from realtime.registry import check_event, parse_topic, topic_group
 
 logger = logging.getLogger("realtime.publish")
 
@@ -43,10 +43,9 @@ def frame(topic, event, seq, data):
 
 def _check(topic, event, data):
     parse_topic(topic)
-    if not isinstance(event, str) or not event:
-        raise ValueError("event must be a non-empty string")
     if not isinstance(data, dict):
         raise ValueError("event data must be a dict")
+    check_event(event, data)
 
 
 def publish(topic, event, data, *, ephemeral=False, exclude_connection=None):

@@ -84,6 +84,36 @@ class ActionRequest:
 
 topic_kinds: dict[str, TopicKind] = {}
 actions: dict[str, Action] = {}
+# event name -> (JSON schema of its data, one-line doc).  publish() refuses an unregistered
+# event and, under tests, checks data against the schema; the suite fails when a
+# registered event is never published by any test (tests/conftest.py).
+events: dict[str, tuple] = {}
+# Events published so far in this process (read by the test suite's coverage check).
+published_events: set = set()
+
+
+def register_event(name, schema, *, doc=""):
+    if not ACTION_RE.match(name):
+        raise ValueError(f"bad event name {name!r}")
+    if name in events:
+        raise ValueError(f"event {name!r} registered twice")
+    events[name] = (schema, doc)
+
+
+def check_event(name, data):
+    """Raises ValueError for an unregistered event or (when `validate`) bad data."""
+    if name not in events:
+        raise ValueError(f"event {name!r} is not registered (realtime.registry.register_event)")
+    from django.conf import settings
+
+    if settings.TESTING:
+        import jsonschema
+
+        try:
+            jsonschema.validate(data, events[name][0])
+        except jsonschema.ValidationError as exc:
+            raise ValueError(f"event {name!r} data does not match its schema: {exc.message}") from exc
+        published_events.add(name)
 
 
 def register_topic_kind(name, *, authorize, presence=False, anonymous_read=False):

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from realtime.models import Connection
-from realtime.registry import TOPIC_RE, topic_kinds
+from realtime.registry import TOPIC_RE, events, topic_kinds
 
 
 class TicketSerializer(serializers.Serializer):
@@ -24,6 +24,12 @@ class PublishSerializer(serializers.Serializer):
             raise serializers.ValidationError("topic must look like 'kind:key'.")
         if match["kind"] not in topic_kinds:
             raise serializers.ValidationError(f"unknown topic kind {match['kind']!r}.")
+        return value
+
+    def validate_event(self, value):
+        if value not in events:
+            raise serializers.ValidationError(
+                f"unknown event {value!r}; use 'notification' or a registered event.")
         return value
 
     def validate(self, attrs):

@@ -14,7 +14,7 @@ async def test_ping_and_publish_reaches_subscriber(user):
         assert "pong" in reply
         sub = await ws.request("subscribe", f"user:{user.pk}")
         assert sub["seq"] == 0
-        seq = await sync_to_async(publish)(f"user:{user.pk}", "note.test", {"x": 1})
+        seq = await sync_to_async(publish)(f"user:{user.pk}", "notification", {"x": 1})
         event = await ws.next_event()
-        assert event == {"type": "event", "topic": f"user:{user.pk}", "event": "note.test",
+        assert event == {"type": "event", "topic": f"user:{user.pk}", "event": "notification",
                          "seq": seq, "data": {"x": 1}}
