@@ -67,3 +67,15 @@ async def hub_cleanup():
     from realtime.hub import close_hub
 
     await close_hub()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_db_pools(django_db_setup, django_db_blocker):
+    """Closes psycopg pools (connections of worker threads) before the test DB is dropped."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for conn in connections.all():
+            if conn.vendor == "postgresql":
+                conn.close_pool()
