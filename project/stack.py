@@ -31,7 +31,9 @@ def main():
             settings.EMBEDDED_REDIS_SOCKET, logfile=settings.VAR_DIR / "redis.log"
         )
         print(f"embedded Redis: {settings.EMBEDDED_REDIS_SOCKET}", flush=True)
-    env = dict(os.environ, REDIS_URL=settings.REDIS_URL)
+    # Children compute the same REDIS_URL (the embedded socket or the given one) themselves.
+    env = dict(os.environ)
+    parent = os.getppid()
     port = os.environ.get("PORT", "8000")
     py = sys.executable
     commands = {
@@ -57,6 +59,8 @@ def main():
         if demo.exists():
             print(demo.read_text().strip(), flush=True)
         while not stopping:
+            if os.getppid() != parent:  # `make` was killed: don't outlive it
+                stopping = True
             for name, proc in procs:
                 if proc.poll() is not None:
                     print(f"{name} exited with {proc.returncode}; stopping the rest", flush=True)
