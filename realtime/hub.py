@@ -137,7 +137,9 @@ class Hub:
             sub.presence = True
             if conn.user_info and not resubscribe:
                 if await presence.join(topic, conn.user_info, conn.id):
-                    await self._announce(topic, "presence.join", {"user": conn.user_info})
+                    # The joiner learns the list from the reply, not from its own join.
+                    await self._announce(topic, "presence.join", {"user": conn.user_info},
+                                         exclude=conn.id)
             members = await presence.members(topic)
         return {"seq": latest, "recovered": recovered, "presence": members}
 
@@ -167,8 +169,8 @@ class Hub:
                 logger.warning("presence leave failed for %s on %s", conn.id, topic)
         return True
 
-    async def _announce(self, topic, event, data):
-        await apublish(topic, event, data, ephemeral=True)
+    async def _announce(self, topic, event, data, exclude=None):
+        await apublish(topic, event, data, ephemeral=True, exclude_connection=exclude)
 
     async def _group_add(self, group):
         async with self.group_lock:

@@ -52,11 +52,13 @@ return 0
 # (each is returned to one caller only, so one leave is announced).
 SWEEP = """
 local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local infos = {}
 for _, user in ipairs(gone) do
   redis.call('ZREM', KEYS[1], user)
+  infos[#infos + 1] = redis.call('HGET', KEYS[2], user) or ('{"id":' .. user .. '}')
   redis.call('HDEL', KEYS[2], user)
 end
-return gone
+return infos
 """
 
 

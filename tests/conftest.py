@@ -79,3 +79,15 @@ def _close_db_pools(django_db_setup, django_db_blocker):
         for conn in connections.all():
             if conn.vendor == "postgresql":
                 conn.close_pool()
+
+
+@pytest.fixture
+def open_kind():
+    """A topic kind `open:<key>` anyone signed in may read and write, with presence, for
+    tests of the realtime layer alone (removed afterwards)."""
+    from realtime import registry
+
+    registry.register_topic_kind("open", authorize=lambda user, key, access: True, presence=True,
+                                 anonymous_read=True)
+    yield "open"
+    registry.topic_kinds.pop("open", None)

@@ -1,0 +1,124 @@
+"""Connection auth: tickets, session cookies, the origin policy, logout and deactivation."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import Client
+
+from realtime.auth import issue_ticket
+from tests.ws import ProtocolErrorFrame, connect_ws
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hub_cleanup")]
+
+
+@sync_to_async
+def login_session(user):
+    client = Client()
+    client.force_login(user)
+    return client, client.cookies["sessionid"].value
+
+
+async def test_a_ticket_authenticates_the_connection(user):
+    async with connect_ws(user) as ws:
+        assert ws.accepted
+        assert (await ws.request("subscribe", f"user:{user.pk}"))["seq"] == 0
+
+
+async def test_a_ticket_works_once(user):
+    ticket = await sync_to_async(issue_ticket)(user)
+    async with connect_ws(ticket=ticket) as first:
+        assert "pong" in await first.request("ping")
+    async with connect_ws(ticket=ticket) as second:
+        assert await second.close_code() == 4401
+
+
+async def test_an_expired_or_bogus_ticket_is_closed_4401(user, settings):
+    settings.REALTIME_TICKET_TTL = 1
+    ticket = await sync_to_async(issue_ticket)(user)
+    await asyncio.sleep(1.5)
+    async with connect_ws(ticket=ticket) as ws:
+        assert ws.accepted and await ws.close_code() == 4401
+    async with connect_ws(ticket="made-up") as ws:
+        assert await ws.close_code() == 4401
+
+
+async def test_a_ticket_of_a_deactivated_user_is_refused(make_user):
+    user = await sync_to_async(make_user)("gone")
+    ticket = await sync_to_async(issue_ticket)(user)
+    user.is_active = False
+    await sync_to_async(user.save)()
+    async with connect_ws(ticket=ticket) as ws:
+        assert await ws.close_code() == 4401
+
+
+async def test_the_session_cookie_authenticates_a_same_origin_browser(user):
+    _, session = await login_session(user)
+    async with connect_ws(session_cookie=session, origin="http://localhost:8000") as ws:
+        assert ws.accepted
+        await ws.request("subscribe", f"user:{user.pk}")
+
+
+async def test_a_foreign_origin_is_refused_at_the_handshake(user):
+    _, session = await login_session(user)
+    async with connect_ws(session_cookie=session, origin="https://evil.example") as ws:
+        assert not ws.accepted
+    async with connect_ws(user, origin="https://evil.example") as ws:
+        assert not ws.accepted  # a ticket does not excuse a foreign page either
+
+
+async def test_a_missing_origin_needs_a_ticket_never_the_cookie_alone(user):
+    _, session = await login_session(user)
+    async with connect_ws(session_cookie=session) as ws:
+        assert not ws.accepted
+    async with connect_ws(user) as ws:  # ticket, no Origin: scripts and apps
+        assert ws.accepted
+
+
+async def test_anonymous_connections_may_only_read_topics_that_allow_it(user, open_kind):
+    async with connect_ws(origin="http://localhost") as ws:
+        assert ws.accepted
+        await ws.request("subscribe", "open:anything")
+        with pytest.raises(ProtocolErrorFrame) as err:
+            await ws.request("subscribe", f"user:{user.pk}")
+        assert err.value.code == "forbidden"
+
+
+async def test_another_users_private_topic_is_forbidden(make_user):
+    alice = await sync_to_async(make_user)("alice2")
+    bob = await sync_to_async(make_user)("bob2")
+    async with connect_ws(alice) as ws:
+        with pytest.raises(ProtocolErrorFrame) as err:
+            await ws.request("subscribe", f"user:{bob.pk}")
+        assert err.value.code == "forbidden"
+
+
+async def test_logging_out_closes_the_users_sockets_4401(user):
+    client, session = await login_session(user)
+    async with connect_ws(session_cookie=session, origin="http://localhost") as by_cookie, \
+            connect_ws(user) as by_ticket:
+        await by_cookie.request("ping")
+        await by_ticket.request("ping")
+        await sync_to_async(client.post)("/accounts/logout/")
+        assert await by_cookie.close_code() == 4401
+        assert await by_ticket.close_code() == 4401
+
+
+async def test_deactivating_a_user_closes_their_sockets(user):
+    async with connect_ws(user) as ws:
+        await ws.request("ping")
+        user.is_active = False
+        await sync_to_async(user.save)()
+        assert await ws.close_code() == 4401
+
+
+async def test_each_connection_is_recorded_and_closed(user):
+    from realtime.models import Connection
+
+    async with connect_ws(user) as ws:
+        await ws.request("ping")
+        row = await sync_to_async(Connection.objects.get)(user=user)
+        assert row.closed_at is None and row.server_instance
+    await asyncio.sleep(0.2)
+    await sync_to_async(row.refresh_from_db)()
+    assert row.closed_at is not None
