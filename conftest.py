@@ -56,3 +56,21 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which counts as a failure: {reason}"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A whole-suite run fails when a registered event was never published by any test
+    (each event type must have a test that publishes it, checking its schema)."""
+    config = session.config
+    whole_suite = not config.args or config.args == [str(config.rootpath / "tests")] \
+        or config.args == ["tests"]
+    if not whole_suite or config.option.keyword or config.option.markexpr or exitstatus != 0:
+        return
+    from realtime.registry import events, published_events
+
+    untested = sorted(set(events) - published_events)
+    if untested:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        reporter.write_line(f"FAILED event schema check: never published by a test: {', '.join(untested)}",
+                            red=True)
+        session.exitstatus = 1
