@@ -19,8 +19,8 @@ def kick(user_id, topic):
 
 def push_to_connection(connection, event, data):
     """Sends an ephemeral event to one connection (a realtime.Connection row)."""
-    from realtime.publish import frame
+    from realtime.publish import direct_frame
 
     send_control_sync(instance_group(connection.server_instance), {
         "type": "rt.push", "connection_id": str(connection.id),
-        "frame": frame(None, event, None, data)})
+        "frame": direct_frame(None, event, data)})

@@ -25,7 +25,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import presence, store
-from realtime.publish import apublish
+from realtime.publish import apublish, direct_frame
 from realtime.publish import frame as make_frame
 from realtime.registry import topic_group, topic_kinds
 from realtime.subscriptions import Subscription
@@ -201,8 +201,7 @@ class Hub:
                         conn.authz.clear()
                         if message["topic"] in conn.subs:
                             await self.unsubscribe(conn, message["topic"])
-                            conn.send_frame(make_frame(message["topic"], "subscription.revoked",
-                                                       None, {}))
+                            conn.send_frame(direct_frame(message["topic"], "subscription.revoked", {}))
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -41,6 +41,14 @@ def frame(topic, event, seq, data):
     ).decode()
 
 
+def direct_frame(topic, event, data):
+    """A checked ephemeral frame for a single connection (not sent through a topic)."""
+    if not isinstance(data, dict):
+        raise ValueError("event data must be a dict")
+    check_event(event, data)
+    return frame(topic, event, None, data)
+
+
 def _check(topic, event, data):
     parse_topic(topic)
     if not isinstance(data, dict):

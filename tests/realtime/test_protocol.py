@@ -200,3 +200,16 @@ async def test_unsubscribe_stops_events_and_twice_is_not_subscribed(user):
         assert err.value.code == "not_subscribed"
 
 
+
+
+async def test_a_kicked_user_loses_the_subscription_and_must_be_authorized_again(user, open_kind):
+    from realtime.control import kick
+
+    async with connect_ws(user) as ws:
+        await ws.request("subscribe", "open:x")
+        await sync_to_async(kick)(user.pk, "open:x")
+        event = await ws.next_event()
+        assert (event["event"], event["topic"], event["seq"]) == ("subscription.revoked", "open:x", None)
+        await sync_to_async(publish)("open:x", "notification", {})
+        assert await ws.expect_silence(0.4)
+        await ws.request("subscribe", "open:x")  # authorized afresh (the hook says yes here)
