@@ -14,6 +14,10 @@ def _ref(kind, name):
     return {"$ref": f"#/components/{kind}/{name}"}
 
 
+def _channel_ref(key):
+    return {"$ref": f"#/channels/socket/messages/{key}"}
+
+
 def _key(prefix, name):
     return prefix + "_" + name.replace(".", "_")
 
@@ -35,7 +39,7 @@ def build():
             "summary": action.doc or f"The {name} action ({action.access} access).",
             "payload": {"type": "object", "required": required, "properties": properties},
         }
-        client.append(_ref("messages", key))
+        client.append(key)
     for name, (schema, doc) in sorted(events.items()):
         key = _key("event", name)
         messages[key] = {
@@ -45,21 +49,21 @@ def build():
                                        "event": {"const": name},
                                        "seq": {"type": ["integer", "null"]}, "data": schema}},
         }
-        server.append(_ref("messages", key))
+        server.append(key)
     messages["reply"] = {"name": "reply", "summary": "The answer to a request with a request_id.",
                          "payload": {"type": "object", "required": ["type", "request_id", "data"],
                                      "properties": {"type": {"const": "reply"},
                                                     "request_id": {"type": ["string", "integer"]},
                                                     "data": {"type": "object"}}}}
+    error_body = {"type": "object", "required": ["code", "message"],
+                  "properties": {"code": {"enum": ERROR_CODES}, "message": {"type": "string"},
+                                 "field": {"type": "string"}}}
     messages["error"] = {"name": "error", "summary": "A request failed; the connection stays open.",
                          "payload": {"type": "object", "required": ["type", "request_id", "error"],
                                      "properties": {"type": {"const": "error"},
                                                     "request_id": {"type": ["string", "integer", "null"]},
-                                                    "error": {"type": "object", "required": ["code", "message"],
-                                                              "properties": {"code": {"enum": ERROR_CODES},
-                                                                             "message": {"type": "string"},
-                                                                             "field": {"type": "string"}}}}}}
-    server += [_ref("messages", "reply"), _ref("messages", "error")]
+                                                    "error": error_body}}}
+    server += ["reply", "error"]
     channel_messages = {key: _ref("messages", key) for key in messages}
     return {
         "asyncapi": "3.0.0",
@@ -71,12 +75,10 @@ def build():
         "operations": {
             "sendRequest": {"action": "receive", "channel": {"$ref": "#/channels/socket"},
                             "summary": "Frames a client sends (the server receives).",
-                            "messages": [{"$ref": f"#/channels/socket/messages/{r['$ref'].rsplit('/', 1)[1]}"}
-                                         for r in client]},
+                            "messages": [_channel_ref(key) for key in client]},
             "receiveFrames": {"action": "send", "channel": {"$ref": "#/channels/socket"},
                               "summary": "Frames the server sends.",
-                              "messages": [{"$ref": f"#/channels/socket/messages/{r['$ref'].rsplit('/', 1)[1]}"}
-                                           for r in server]},
+                              "messages": [_channel_ref(key) for key in server]},
         },
         "components": {"messages": messages},
     }
