@@ -18,7 +18,7 @@ from collections import deque
 import orjson
 from django.conf import settings
 
-from realtime import errors, store
+from realtime import errors, metrics, store
 from realtime.auth import redeem_ticket
 from realtime.hub import get_hub
 from realtime.limits import TokenBucket
@@ -116,12 +116,14 @@ class RealtimeConsumer:
         await self._send({"type": "websocket.accept"})
         self.writer = asyncio.ensure_future(self._write_loop())
         await self.hub.add_connection(self)
+        metrics.CONNECTIONS.inc()
         return True
 
     async def cleanup(self):
         self.closing = True
         self.wake.set()
         if self.hub is not None:
+            metrics.CONNECTIONS.dec()
             try:
                 await self.hub.remove_connection(self)
             except Exception:
@@ -148,6 +150,7 @@ class RealtimeConsumer:
 
     def close(self, code):
         if not self.closing:
+            metrics.CLOSES.labels(str(code)).inc()
             self.closing = True
             self.close_code = code
             self.out.append((_CLOSE, code))
@@ -188,6 +191,7 @@ class RealtimeConsumer:
             frame = _parse(text)
             request_id = _request_id(frame)
             request = await self.check(frame, request_id, allowed)
+            metrics.FRAMES_IN.labels(request.action).inc()
             result = await self.dispatch(request)
             if request_id is not None:
                 self.send_json({"type": "reply", "request_id": request_id, "data": result or {}})
@@ -195,6 +199,7 @@ class RealtimeConsumer:
                 self.hub.finish_subscribe(self, request.topic)
         except Exception as exc:
             body, _ = errors.error_payload(exc, context=f" on connection {self.id}")
+            metrics.ERRORS.labels(body["code"]).inc()
             self.send_json({"type": "error", "request_id": request_id, "error": body})
 
     async def check(self, frame, request_id, allowed):

@@ -24,7 +24,7 @@ import weakref
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from realtime import presence, store
+from realtime import metrics, presence, store
 from realtime.publish import apublish, direct_frame
 from realtime.publish import frame as make_frame
 from realtime.registry import topic_group, topic_kinds
@@ -113,7 +113,10 @@ class Hub:
         """Joins conn to topic; replays what it missed since `since` when still in the
         window; returns the reply data.  Live events arriving meanwhile are buffered."""
         resubscribe = topic in conn.subs
-        sub = conn.subs.get(topic) or Subscription(topic)
+        sub = conn.subs.get(topic)
+        if sub is None:
+            sub = Subscription(topic)
+            metrics.SUBSCRIPTIONS.inc()
         sub.syncing = True
         conn.subs[topic] = sub
         local = self.topics.setdefault(topic, {})
@@ -153,6 +156,7 @@ class Hub:
         sub = conn.subs.pop(topic, None)
         if sub is None:
             return False
+        metrics.SUBSCRIPTIONS.dec()
         local = self.topics.get(topic, {})
         local.pop(conn.id, None)
         if not local:
@@ -175,10 +179,12 @@ class Hub:
     async def _group_add(self, group):
         async with self.group_lock:
             await self.layer.group_add(group, self.channel)
+        metrics.TOPICS.set(len(self.topics))
 
     async def _group_discard(self, group):
         async with self.group_lock:
             await self.layer.group_discard(group, self.channel)
+        metrics.TOPICS.set(len(self.topics))
 
     # --- incoming events ---------------------------------------------------------
     async def _receive_loop(self):
@@ -187,7 +193,9 @@ class Hub:
                 message = await self.layer.receive(self.channel)
                 kind = message.get("type")
                 if kind == "rt.events":
+                    now = time.time()
                     for event in message["events"]:
+                        metrics.DELIVERY_SECONDS.observe(max(0.0, now - event.get("ts", now)))
                         self._topic_event(event)
                 elif kind == "rt.close_user":
                     for conn in list(self.users.get(message["user_id"], {}).values()):
@@ -218,6 +226,7 @@ class Hub:
             for conn in list(local.values()):
                 if conn.id != exclude:
                     conn.send_frame(message["frame"])
+            metrics.FRAMES_OUT.labels(message.get("event", "")).inc(len(local))
             return
         last = self.topic_last.get(topic)
         if last is not None and seq <= last:
@@ -234,7 +243,9 @@ class Hub:
     def _deliver(self, topic, message):
         seq, payload, exclude = message["seq"], message["frame"], message.get("exclude")
         self.topic_last[topic] = seq
-        for conn in list(self.topics.get(topic, {}).values()):
+        local = self.topics.get(topic, {})
+        metrics.FRAMES_OUT.labels(message.get("event", "")).inc(len(local))
+        for conn in list(local.values()):
             sub = conn.subs.get(topic)
             if sub is not None and sub.offer(conn, seq, payload, exclude):
                 self._catch_up(conn, sub)
@@ -259,7 +270,8 @@ class Hub:
                 rows = await store.run_sync(store.events_after, topic, last, 1000)
                 for seq, event, data in rows:
                     if seq == self.topic_last.get(topic, 0) + 1:
-                        self._deliver(topic, {"seq": seq, "exclude": None,
+                        metrics.OUTBOX_FILLS.inc()
+                        self._deliver(topic, {"seq": seq, "exclude": None, "event": event,
                                               "frame": make_frame(topic, event, seq, data)})
                 self._release_pending(topic)
                 if len(rows) < 1000:

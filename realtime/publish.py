@@ -76,8 +76,8 @@ def publish_many(events, *, ephemeral=False, exclude_connection=None):
     for topic, event, data in events:
         _check(topic, event, data)
     if ephemeral:
-        messages = [_message(t, s, frame(t, e, None, d), exclude_connection)
-                    for (t, e, d), s in zip(events, [None] * len(events), strict=False)]
+        messages = [_message(t, None, e, frame(t, e, None, d), exclude_connection)
+                    for t, e, d in events]
         _send_sync(messages)
         return [None] * len(events)
     from realtime.models import Event
@@ -94,7 +94,7 @@ def publish_many(events, *, ephemeral=False, exclude_connection=None):
             seqs.append(seq)
             rows.append(Event(topic=topic, seq=seq, event=event, data=data))
         Event.objects.bulk_create(rows, batch_size=1000)
-        messages = [_message(r.topic, r.seq, frame(r.topic, r.event, r.seq, r.data),
+        messages = [_message(r.topic, r.seq, r.event, frame(r.topic, r.event, r.seq, r.data),
                              exclude_connection) for r in rows]
         transaction.on_commit(lambda: _send_sync(messages), robust=True)
     return seqs
@@ -113,8 +113,8 @@ def _reserve(topic, n):
         return cursor.fetchone()[0]
 
 
-def _message(topic, seq, payload, exclude):
-    return {"topic": topic, "seq": seq, "frame": payload, "exclude": exclude,
+def _message(topic, seq, event, payload, exclude):
+    return {"topic": topic, "seq": seq, "event": event, "frame": payload, "exclude": exclude,
             "ts": time.time()}
 
 
@@ -147,7 +147,7 @@ async def apublish(topic, event, data, *, ephemeral=False, exclude_connection=No
     ones cross to a worker thread for the database write."""
     if ephemeral:
         _check(topic, event, data)
-        await send_messages([_message(topic, None, frame(topic, event, None, data),
+        await send_messages([_message(topic, None, event, frame(topic, event, None, data),
                                       exclude_connection)])
         return None
     from channels.db import database_sync_to_async
