@@ -330,6 +330,17 @@ export class RealtimeClient {
     });
   }
 
+  /** notify(action, topic, data) -> whether it was sent.  A frame without request_id:
+   *  no reply, nothing queued while disconnected.  For ephemeral, lossy actions (cursors,
+   *  in-progress stroke points, typing) where a late delivery is worse than none. */
+  notify(action, topic = null, data = {}) {
+    if (!this.isOpen()) return false;
+    const frame = { action, data: data || {} };
+    if (topic) frame.topic = topic;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
   _sendRaw(frame) {
     const entry = this.pending.get(frame.request_id);
     if (entry) entry.sent = true;
