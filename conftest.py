@@ -31,6 +31,14 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
+    import glob
+
+    from django.conf import settings
+
+    # The SQLite test database is a file (shared with server processes the tests start);
+    # pytest-django drops it, but SQLite's -wal/-shm side files stay behind.
+    for path in glob.glob(str(settings.VAR_DIR / f"test-{os.getpid()}.sqlite3*")):
+        os.unlink(path)
     if "proc" in _embedded:
         from project import embedded_redis
 

@@ -82,8 +82,16 @@ class RealtimeConsumer:
                 elif message["type"] == "websocket.disconnect":
                     self.close_code = self.close_code or message.get("code")
                     break
+        except asyncio.CancelledError:
+            # The server is shutting down (daphne cancels every application): tell the
+            # client to go elsewhere (1001) rather than leaving it to time out.
+            if not self.closing:
+                self.closing = True
+                self.close_code = CLOSE_GOING_AWAY
+                await asyncio.shield(self._send({"type": "websocket.close", "code": CLOSE_GOING_AWAY}))
+            raise
         finally:
-            await self.cleanup()
+            await asyncio.shield(self.cleanup())
 
     async def connect(self):
         ticket = self.scope.get("realtime_ticket")

@@ -17,7 +17,9 @@ import asyncio
 import logging
 import os
 import secrets
+import signal
 import socket
+import threading
 import time
 import weakref
 
@@ -33,6 +35,8 @@ from realtime.subscriptions import Subscription
 logger = logging.getLogger("realtime.hub")
 
 _hubs = weakref.WeakKeyDictionary()
+# Seconds between sending every socket its 1001 close and letting the server stop.
+SHUTDOWN_FLUSH_SECONDS = 0.3
 
 
 def instance_group(instance):
@@ -78,9 +82,34 @@ class Hub:
         self.channel = await self.layer.new_channel("hub.")
         await self.layer.group_add(instance_group(self.instance), self.channel)
         await self._renew_instance_lease()
+        self._chain_shutdown_signals()
         self.tasks = [asyncio.ensure_future(self._receive_loop()),
                       asyncio.ensure_future(self._heartbeat_loop()),
                       asyncio.ensure_future(self._poll_loop())]
+
+    def _chain_shutdown_signals(self):
+        """On SIGTERM/SIGINT close every socket with 1001 (clients reconnect to another
+        process and resume) before the server's own handler stops it: daphne would
+        otherwise drop the TCP connections without a close frame."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+            if not callable(previous) or getattr(previous, "_switchboard", False):
+                continue
+
+            def handler(num, frame, previous=previous):
+                def close_all():
+                    for conn in list(self.connections.values()):
+                        conn.close(1001)
+                    # Give the writers a moment to flush the close frames, then stop.
+                    loop.call_later(SHUTDOWN_FLUSH_SECONDS, previous, num, frame)
+
+                loop.call_soon_threadsafe(close_all)
+
+            handler._switchboard = True
+            signal.signal(signum, handler)
 
     async def stop(self):
         for task in self.tasks:

@@ -1,0 +1,30 @@
+"""Lets daphne send the RFC 6455 close codes an endpoint may use (1001, 1008, 1009, 1011).
+
+Autobahn (under daphne) refuses any application close code but 1000 and 3000-4999, so a
+`websocket.close` with 1001 (going away), 1009 (message too big) or 1011 (server error)
+raises and the TCP connection is dropped without a close frame.  RFC 6455 §7.4.1 defines
+these codes for endpoints; autobahn's own sendCloseFrame sends them fine.  uvicorn needs
+no such help.
+"""
+
+# Codes RFC 6455 lets an endpoint send that autobahn's sendClose() refuses.
+RFC_ENDPOINT_CODES = {1001, 1008, 1009, 1011}
+
+
+def patch():
+    try:
+        from daphne.ws_protocol import WebSocketProtocol
+    except ImportError:  # not running under daphne
+        return
+    if getattr(WebSocketProtocol, "_switchboard_patched", False):
+        return
+    original = WebSocketProtocol.serverClose
+
+    def server_close(self, code=None):
+        if code in RFC_ENDPOINT_CODES:
+            self.sendCloseFrame(code=code, isReply=False)
+        else:
+            original(self, code)
+
+    WebSocketProtocol.serverClose = server_close
+    WebSocketProtocol._switchboard_patched = True
