@@ -1,7 +1,7 @@
 """`make run`: supervises the whole site as child processes and stops them together.
 
-Starts the embedded Redis when no REDIS_URL is set, then daphne on 127.0.0.1:$PORT, a
-Celery worker and Celery beat.  Ctrl-C or SIGTERM stops every child (TERM, then KILL
+Starts the embedded Redis when no REDIS_URL is set, then daphne (or SERVER=uvicorn) on
+127.0.0.1:$PORT, a Celery worker and Celery beat.  Ctrl-C or SIGTERM stops every child (TERM, then KILL
 after a grace period); if any child dies the rest are stopped too, so nothing lingers.
 """
 
@@ -13,6 +13,18 @@ import time
 
 # Seconds children get to finish in-flight work after TERM before they are killed.
 STOP_GRACE = 10.0
+
+
+def web_command(py, port):
+    """daphne by default; SERVER=uvicorn runs uvicorn with uvloop instead (faster fan-out
+    and a bounded send buffer per socket: see docs/performance.md)."""
+    server = os.environ.get("SERVER", "daphne")
+    if server == "uvicorn":
+        return [py, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1", "--port", port,
+                "--loop", "uvloop", "--ws", "websockets", "--lifespan", "off", "--no-access-log"]
+    if server != "daphne":
+        raise SystemExit(f"SERVER must be daphne or uvicorn, not {server!r}")
+    return [py, "-m", "daphne", "-b", "127.0.0.1", "-p", port, "project.asgi:application"]
 
 
 def main():
@@ -37,7 +49,7 @@ def main():
     port = os.environ.get("PORT", "8000")
     py = sys.executable
     commands = {
-        "daphne": [py, "-m", "daphne", "-b", "127.0.0.1", "-p", port, "project.asgi:application"],
+        "web": web_command(py, port),
         "worker": [py, "-m", "celery", "-A", "project", "worker", "--loglevel", "INFO",
                    "--concurrency", os.environ.get("CELERY_CONCURRENCY", "2")],
         "beat": [py, "-m", "celery", "-A", "project", "beat", "--loglevel", "INFO",
