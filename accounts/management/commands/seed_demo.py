@@ -22,11 +22,15 @@ class Command(BaseCommand):
         with transaction.atomic():
             user = User.objects.filter(username="demo").first()
             if user is None:
+                user = User.objects.create_user("demo", display_name="Demo User", is_staff=True,
+                                                is_superuser=True)
+            # The printed password must work against *this* database (var/ may have served
+            # another one): keep the stored one if it matches, else set a fresh one.
+            password = _stored_password(login_file)
+            if not password or not user.check_password(password):
                 password = secrets.token_urlsafe(9)
-                user = User.objects.create_user(
-                    "demo", password=password, display_name="Demo User", is_staff=True,
-                    is_superuser=True,
-                )
+                user.set_password(password)
+                user.save(update_fields=["password"])
                 login_file.write_text(f"demo login: username 'demo', password '{password}'\n")
                 login_file.chmod(0o600)
             for config in apps.get_app_configs():
@@ -35,3 +39,11 @@ class Command(BaseCommand):
                     seed(user)
         if login_file.exists():
             self.stdout.write(login_file.read_text().strip())
+
+
+def _stored_password(path):
+    if not path.exists():
+        return None
+    text = path.read_text()
+    marker = "password '"
+    return text.split(marker, 1)[1].split("'", 1)[0] if marker in text else None
