@@ -1,0 +1,335 @@
+"""Real server processes for tests: daphne on a TCP port, a throwaway redis-server, and a
+protocol client over real sockets (the `websockets` library).
+
+    server = start_daphne(env={"DATABASE_URL": database_url(), "REALTIME_HEARTBEAT_INTERVAL": "1"})
+    async with await connect_client(server, user) as client:
+        await client.subscribe("room:lobby")
+        event = await client.next_event()
+    server.stop()
+
+Processes run in their own session and are killed as a group, so nothing outlives a test
+(use them from fixtures with finalizers; see tests/realtime/conftest.py).  Server output
+goes to a temp file: `server.log()` shows it when a test fails.
+
+`APP_WITH_OPEN_KIND` is the real ASGI application plus the test-only topic kind `open:<key>`
+(anyone signed in may read and write, with presence), like the `open_kind` fixture in
+process, so the realtime layer can be tested across processes without any app.
+"""
+
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_APP = "project.asgi:application"
+APP_WITH_OPEN_KIND = "tests.servers:open_kind_application"
+# Seconds a fresh daphne may take to import Django and answer /healthz.
+START_TIMEOUT = 30.0
+# Seconds a stopped server gets to close its sockets after SIGTERM before SIGKILL.
+STOP_GRACE = 5.0
+DEFAULT_TIMEOUT = 10.0
+
+
+def __getattr__(name):
+    """`tests.servers:open_kind_application` for daphne: imported lazily, in the server."""
+    if name == "open_kind_application":
+        from project.asgi import application
+        from realtime import registry
+
+        if "open" not in registry.topic_kinds:
+            registry.register_topic_kind("open", authorize=lambda user, key, access: True,
+                                         presence=True, anonymous_read=True)
+        return application
+    raise AttributeError(name)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url():
+    """A DATABASE_URL naming the database the tests use right now (the test database).
+    Call it inside a test with database access (django_db(transaction=True): server
+    processes only see committed rows)."""
+    from django.db import connection
+
+    conf = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return "sqlite:///" + str(Path(conf["NAME"]).resolve())
+    if connection.vendor == "postgresql":
+        auth = conf["USER"] or ""
+        if conf.get("PASSWORD"):
+            auth += ":" + conf["PASSWORD"]
+        host = conf["HOST"] or "127.0.0.1"
+        port = f":{conf['PORT']}" if conf.get("PORT") else ""
+        return f"postgres://{auth}{'@' if auth else ''}{host}{port}/{conf['NAME']}"
+    raise RuntimeError(f"no DATABASE_URL for {connection.vendor}")
+
+
+def _kill_group(proc, sig):
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+class Process:
+    """A child process in its own session, output in a temp file."""
+
+    def __init__(self, args, env, name):
+        self.name = name
+        self.logfile = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.logfile,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.pid = self.proc.pid
+
+    @property
+    def alive(self):
+        return self.proc.poll() is None
+
+    def kill9(self):
+        """SIGKILL the whole process group: no cleanup runs (a crashed server)."""
+        _kill_group(self.proc, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        """TERM, then KILL after STOP_GRACE; idempotent.  Also removes the log file."""
+        if self.alive:
+            _kill_group(self.proc, signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        with contextlib.suppress(OSError):
+            self.logfile.close()
+            os.unlink(self.logfile.name)
+
+    def log(self):
+        try:
+            return Path(self.logfile.name).read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+class DaphneServer(Process):
+    def __init__(self, port, env, app):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}/ws/"
+        self.redis_url = env.get("REDIS_URL")
+        super().__init__([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
+                         env, f"daphne-{port}")
+
+    def wait_ready(self, timeout=START_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive:
+                raise RuntimeError(f"daphne exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"daphne did not answer /healthz in {timeout}s:\n{self.log()[-3000:]}")
+
+    def post(self, path, body, token=None, timeout=DEFAULT_TIMEOUT):
+        """POSTs JSON; returns (status, parsed body)."""
+        request = urllib.request.Request(self.url + path, data=orjson.dumps(body), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        if token:
+            request.add_header("Authorization", f"Token {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, orjson.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, orjson.loads(exc.read() or b"null")
+
+
+def server_env(env=None):
+    """The test process's environment (REDIS_URL from the root conftest) for a server."""
+    full = dict(os.environ)
+    full.update({"SWITCHBOARD_TESTING": "1", "DJANGO_SETTINGS_MODULE": "project.settings",
+                 "PYTHONUNBUFFERED": "1"})
+    full.pop("PYTEST_CURRENT_TEST", None)
+    full.update({key: str(value) for key, value in (env or {}).items()})
+    return full
+
+
+def start_daphne(port=None, env=None, app=DEFAULT_APP):
+    """Starts daphne serving `app` and waits until /healthz answers; stop() it afterwards."""
+    return start_daphnes(1, env, app, port=port)[0]
+
+
+def start_daphnes(count, env=None, app=DEFAULT_APP, port=None):
+    """Starts `count` daphne processes at once (they import Django in parallel)."""
+    servers = [DaphneServer(port if port and i == 0 else free_port(), server_env(env), app)
+               for i in range(count)]
+    try:
+        for server in servers:
+            server.wait_ready()
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers
+
+
+def run_python(code, env=None, timeout=60):
+    """Runs Django code in a fresh sync process (like a Celery worker); returns its output."""
+    script = "import django; django.setup()\n" + code
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=server_env(env),
+                            capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"script failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+class RedisServer:
+    """A throwaway redis-server owned by one test, on a unix socket and a TCP port, that
+    can be stopped and started again on the same address (never the machine's Redis)."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="rt-redis-")
+        self.socket = Path(self.dir) / "redis.sock"
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = None
+
+    def start(self):
+        from project import embedded_redis
+
+        self.proc = embedded_redis.start(self.socket, port=self.port)
+        return self
+
+    def stop(self):
+        from project import embedded_redis
+
+        if self.proc is not None:
+            embedded_redis.stop(self.proc, self.socket)
+            self.proc = None
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+
+def start_redis():
+    return RedisServer().start()
+
+
+# --- protocol client -------------------------------------------------------------------
+class ProtocolError(Exception):
+    def __init__(self, error):
+        super().__init__(f"{error['code']}: {error['message']}")
+        self.error, self.code = error, error["code"]
+
+
+class Client:
+    """One real WebSocket speaking the protocol: request() -> reply data (or raises
+    ProtocolError); events are queued for next_event()/collect().  `closed` is set with
+    the close code when the server (or the network) ends the socket."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.ids = itertools.count(1)
+        self.waiting = {}
+        self.events = asyncio.Queue()
+        self.close_code = None
+        self.closed = asyncio.Event()
+        self.reader = asyncio.ensure_future(self._read())
+
+    async def _read(self):
+        try:
+            async for text in self.ws:
+                frame = orjson.loads(text)
+                future = self.waiting.pop(frame.get("request_id"), None) \
+                    if frame.get("type") in ("reply", "error") else None
+                if future is not None and not future.done():
+                    future.set_result(frame)
+                else:
+                    self.events.put_nowait(frame)
+        except Exception:  # connection lost: recorded below
+            pass
+        finally:
+            self.close_code = self.ws.close_code
+            self.closed.set()
+            for future in self.waiting.values():
+                if not future.done():
+                    future.set_exception(ConnectionError(f"closed with {self.close_code}"))
+
+    async def request(self, action, topic=None, data=None, timeout=DEFAULT_TIMEOUT):
+        request_id = f"r{next(self.ids)}"
+        frame = {"action": action, "request_id": request_id, "data": data or {}}
+        if topic is not None:
+            frame["topic"] = topic
+        future = self.waiting[request_id] = asyncio.get_running_loop().create_future()
+        await self.ws.send(orjson.dumps(frame).decode())
+        reply = await asyncio.wait_for(future, timeout)
+        if reply["type"] == "error":
+            raise ProtocolError(reply["error"])
+        return reply["data"]
+
+    async def subscribe(self, topic, since=None, timeout=DEFAULT_TIMEOUT):
+        return await self.request("subscribe", topic, {} if since is None else {"since": since},
+                                  timeout=timeout)
+
+    async def next_event(self, timeout=DEFAULT_TIMEOUT):
+        return await asyncio.wait_for(self.events.get(), timeout)
+
+    async def collect(self, until, timeout=DEFAULT_TIMEOUT):
+        """Events until `until(event)` is true for one (included) or the timeout passes."""
+        got, deadline = [], time.monotonic() + timeout
+        while True:
+            try:
+                event = await self.next_event(max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                return got
+            got.append(event)
+            if until(event):
+                return got
+
+    async def silent(self, seconds=0.5):
+        """True when no event arrives within `seconds` (nothing is consumed)."""
+        await asyncio.sleep(seconds)
+        return self.events.empty()
+
+    async def close(self):
+        await self.ws.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.reader, 5)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.close()
+
+
+async def connect_client(server, user, *, ticket=None, timeout=DEFAULT_TIMEOUT):
+    """Connects to server's /ws/ with a fresh ticket for user (realtime.auth.issue_ticket,
+    which writes to the Redis this test process uses: it must be the server's too)."""
+    import websockets
+    from asgiref.sync import sync_to_async
+
+    from realtime.auth import issue_ticket
+
+    if ticket is None:
+        ticket = await sync_to_async(issue_ticket, thread_sensitive=False)(user)
+    ws = await websockets.connect(f"{server.ws_url}?ticket={ticket}", open_timeout=timeout,
+                                  max_size=2**22, max_queue=None)
+    return Client(ws)
