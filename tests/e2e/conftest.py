@@ -70,7 +70,7 @@ def live_servers(django_db_setup, django_db_blocker):
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); the browser tests need it")
     from django.conf import settings
 
-    from tests.servers import Process, server_env, start_daphne
+    from tests.servers import APP_WITH_OPEN_KIND, Process, server_env, start_daphne
 
     with django_db_blocker.unblock():
         db_url = database_url()
@@ -85,7 +85,8 @@ def live_servers(django_db_setup, django_db_blocker):
                       "--hostname", f"e2e-{os.getpid()}@%h"], server_env(env), "celery-e2e")
     server = None
     try:
-        server = start_daphne(env=env)
+        # The real application plus the test-only topic kind open:<key> (test_client.py).
+        server = start_daphne(env=env, app=APP_WITH_OPEN_KIND)
         _wait_for_worker(worker)
         yield server
     finally:
