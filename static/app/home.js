@@ -33,16 +33,20 @@ function roomItem(room) {
     people);
 }
 
+function showPresence(node, presence) {
+  node.replaceChildren();
+  if (!presence || presence.length === 0) {
+    node.textContent = "Nobody here right now";
+    return;
+  }
+  const names = presence.map(displayName);
+  node.append(el("span", { class: "dot-online", "aria-hidden": "true" }), `${names.length} here: ${names.join(", ")}`);
+}
+
 async function loadPresence(slug, node) {
   try {
     const { presence } = await client.request("presence", `room:${slug}`, {});
-    node.replaceChildren();
-    if (!presence || presence.length === 0) {
-      node.textContent = "Nobody here right now";
-      return;
-    }
-    const names = presence.map(displayName);
-    node.append(el("span", { class: "dot-online", "aria-hidden": "true" }), `${names.length} here: ${names.join(", ")}`);
+    showPresence(node, presence);
   } catch (err) {
     node.textContent = "";
   }
@@ -55,7 +59,12 @@ async function loadRooms() {
     roomList.replaceChildren(...results.map(roomItem));
     roomsStatus.textContent = results.length ? "" : "No rooms yet: create the first one.";
     roomsStatus.hidden = !!results.length;
-    for (const node of roomList.querySelectorAll(".room-people")) loadPresence(node.dataset.slug, node);
+    for (const node of roomList.querySelectorAll(".room-people")) {
+      const room = results.find((r) => r.slug === node.dataset.slug);
+      // The list may carry presence already; else ask the socket (without joining).
+      if (room && Array.isArray(room.presence)) showPresence(node, room.presence);
+      else loadPresence(node.dataset.slug, node);
+    }
   } catch (err) {
     roomsStatus.hidden = false;
     roomsStatus.textContent = `Could not load rooms: ${err.message}`;
