@@ -2,15 +2,24 @@
 socket topic hooks (room:<slug>, and the whiteboard's board:<slug>) all ask here.
 
 Public room: anyone may read (anonymous too); any signed-in user may post (joining on
-first post or subscribe).  Private room: members only; staff see everything.
-Archived rooms are read-only.  Owners (and staff) manage members and delete any message.
+first post).  Private room: members only; staff see everything.
+Archived rooms are read-only.  Owners (and staff) manage members and delete any message;
+authors edit and delete their own; staff may also edit any (moderation, in the admin).
+A private room is invisible to those who may not read it: callers answer `not_found`,
+never `forbidden`, so its existence is not revealed.
 """
+
+from django.db.models import Q
 
 from chat.models import Room, RoomMembership
 
 
+def _signed_in(user):
+    return bool(getattr(user, "is_authenticated", False))
+
+
 def membership(user, room):
-    if not getattr(user, "is_authenticated", False):
+    if not _signed_in(user):
         return None
     return RoomMembership.objects.filter(room=room, user=user).first()
 
@@ -18,32 +27,56 @@ def membership(user, room):
 def can_read(user, room):
     if not room.is_private:
         return True
-    if not getattr(user, "is_authenticated", False):
+    if not _signed_in(user):
         return False
     return user.is_staff or RoomMembership.objects.filter(room=room, user=user).exists()
 
 
 def can_write(user, room):
     """Post messages, draw: signed in, not archived, and a reader (members of private rooms)."""
-    if room.archived or not getattr(user, "is_authenticated", False) or not user.is_active:
+    if room.archived or not _signed_in(user) or not user.is_active:
         return False
     return can_read(user, room)
 
 
 def is_owner(user, room):
     """Owner of the room, or staff (who may do anything an owner may)."""
-    if not getattr(user, "is_authenticated", False):
+    if not _signed_in(user):
         return False
     if user.is_staff:
         return True
     return RoomMembership.objects.filter(room=room, user=user, role=RoomMembership.OWNER).exists()
 
 
+def can_edit_message(user, message):
+    """Authors edit their own messages while the room is writable; staff moderate any."""
+    if not _signed_in(user) or not user.is_active:
+        return False
+    if user.is_staff:
+        return True
+    return message.author_id == user.pk and can_write(user, message.room)
+
+
+def can_delete_message(user, message):
+    """Authors delete their own, owners any, while the room is writable; staff always
+    (moderation also applies to archived rooms)."""
+    if not _signed_in(user) or not user.is_active:
+        return False
+    if user.is_staff:
+        return True
+    if not can_write(user, message.room):
+        return False
+    return message.author_id == user.pk or is_owner(user, message.room)
+
+
 def visible_rooms(user):
     """Rooms the user may see listed: public ones and their own private ones (staff: all)."""
     qs = Room.objects.all()
-    if getattr(user, "is_authenticated", False):
+    if _signed_in(user):
         if user.is_staff:
             return qs
-        return qs.filter(is_private=False) | qs.filter(memberships__user=user)
+        # A subquery, not a join: a join on memberships would repeat a public room once
+        # per member.
+        mine = RoomMembership.objects.filter(user=user).values("room_id")
+        return qs.filter(Q(is_private=False) | Q(pk__in=mine))
     return qs.filter(is_private=False)

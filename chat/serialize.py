@@ -1,0 +1,52 @@
+"""The one JSON shape of each chat object, used by socket replies, events, REST and docs."""
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def serialize_user(user):
+    """{id, username, display_name}; None for a deleted account."""
+    return user.public_dict() if user is not None else None
+
+
+def serialize_message(message):
+    """{id, room, author, body, created_at, edited_at, deleted, client_id}.
+
+    A deleted message is a tombstone: its body is "" (history keeps its place)."""
+    return {
+        "id": message.pk,
+        "room": message.room.slug,
+        "author": serialize_user(message.author),
+        "body": "" if message.deleted else message.body,
+        "created_at": _iso(message.created_at),
+        "edited_at": _iso(message.edited_at),
+        "deleted": message.deleted,
+        "client_id": message.client_id,
+    }
+
+
+def serialize_room(room):
+    """{slug, name, description, is_private, archived, created_by, created_at, topic}.
+
+    Views add the caller's facts (unread, role, member_count, presence) beside it."""
+    return {
+        "slug": room.slug,
+        "name": room.name,
+        "description": room.description,
+        "is_private": room.is_private,
+        "archived": room.archived,
+        "created_by": serialize_user(room.created_by),
+        "created_at": _iso(room.created_at),
+        "topic": room.topic,
+    }
+
+
+def serialize_member(membership):
+    """{user, role, joined_at, last_read_message_id}."""
+    return {
+        "user": serialize_user(membership.user),
+        "role": membership.role,
+        "joined_at": _iso(membership.joined_at),
+        "last_read_message_id": membership.last_read_message_id,
+    }
