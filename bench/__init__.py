@@ -1,0 +1,1 @@
+"""Switchboard benchmark tools: comparison servers (baseline, reference) and the load generator."""

@@ -1,0 +1,1 @@
+"""The Channels tutorial chat app, as a minimal standalone Django project (the textbook baseline)."""

@@ -1,0 +1,2 @@
+"""No HTTP views: the baseline is only the websocket chat."""
+urlpatterns = []

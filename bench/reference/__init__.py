@@ -1,0 +1,1 @@
+"""Minimal broadcast server on the `websockets` library (the performance reference)."""

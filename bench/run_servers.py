@@ -1,0 +1,132 @@
+"""Start/stop the comparison servers (baseline = tutorial on daphne, reference = websockets)
+as subprocesses on free loopback ports, and wait until they accept connections.
+
+As a library (what `make bench` / bench/suite.py use):
+    from bench.run_servers import start_server
+    with start_server("baseline") as srv:      # srv.url, srv.pid, srv.port
+        ...
+As a command (prints one JSON line per server, keeps them up until Ctrl-C or --for s):
+    python -m bench.run_servers baseline reference --for 600
+"""
+import argparse
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # repo root
+PY = sys.executable
+DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
+
+
+def free_port(host="127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _raise_nofile():
+    """Children inherit the limit: let a server hold 10,000+ sockets."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def command(kind: str, port: int, host="127.0.0.1"):
+    """(argv, url the load generator should use) for a server kind."""
+    if kind == "baseline":
+        return ([PY, "-m", "daphne", "-b", host, "-p", str(port), "bench.baseline.asgi:application"],
+                f"ws://{host}:{port}")
+    if kind == "reference":
+        return [PY, "bench/reference/server.py", str(port), host], f"ws://{host}:{port}/"
+    raise ValueError(f"unknown server kind {kind!r}")
+
+
+class Server:
+    def __init__(self, kind, port=None, host="127.0.0.1", redis_url=None, log=None):
+        self.kind, self.host = kind, host
+        self.port = port or free_port(host)
+        argv, self.url = command(kind, self.port, host)
+        env = dict(os.environ, PYTHONUNBUFFERED="1",
+                   REDIS_URL=redis_url or os.environ.get("REDIS_URL", DEFAULT_REDIS))
+        if kind == "baseline":
+            env["DJANGO_SETTINGS_MODULE"] = "bench.baseline.settings"
+        _raise_nofile()
+        self.log = open(log, "ab") if log else subprocess.DEVNULL
+        # Own process group, so stop() can signal the server without touching anything else.
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.pid = self.proc.pid
+
+    def wait_ready(self, timeout=30.0):
+        """Poll until the port accepts TCP connections (daphne loads the app before listening)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited with {self.proc.returncode}")
+            try:
+                socket.create_connection((self.host, self.port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"{self.kind} not accepting on port {self.port} after {timeout}s")
+
+    def stop(self, timeout=10.0):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        if self.log is not subprocess.DEVNULL:
+            self.log.close()
+
+    def info(self):
+        return {"kind": self.kind, "url": self.url, "pid": self.pid, "port": self.port}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def start_server(kind, port=None, timeout=30.0, **kw) -> Server:
+    """Start a server and return it once it accepts connections (usable as a context manager)."""
+    return Server(kind, port, **kw).wait_ready(timeout)
+
+
+def main():
+    p = argparse.ArgumentParser(description="start the bench comparison servers")
+    p.add_argument("kinds", nargs="+", choices=["baseline", "reference"])
+    p.add_argument("--for", dest="hold", type=float, default=3600.0,
+                   help="seconds to keep them up (default 3600; Ctrl-C stops earlier)")
+    p.add_argument("--log", help="append server output to this file")
+    args = p.parse_args()
+
+    def on_term(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)  # stop the children on SIGTERM too
+    servers = []
+    try:
+        for kind in args.kinds:
+            servers.append(start_server(kind, log=args.log))
+            print(json.dumps(servers[-1].info()), flush=True)
+        time.sleep(args.hold)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for s in servers:
+            s.stop()
+
+
+if __name__ == "__main__":
+    main()
