@@ -6,3 +6,6 @@ class WhiteboardConfig(AppConfig):
 
     def ready(self):
         """Registers this app's topic kind and socket actions with the realtime layer."""
+        from whiteboard import schemas
+
+        schemas.register()
