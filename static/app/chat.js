@@ -196,6 +196,12 @@ export function startChat(client, page, { onPresence } = {}) {
       someoneTyping(data.user);
     } else if (event === "presence.join" || event === "presence.leave") {
       if (onPresence) onPresence(sub.presence);
+    } else if (event === "room.updated" && data.room) {
+      const title = document.querySelector(".room-head h1");
+      if (title && title.firstChild) title.firstChild.textContent = data.room.name;
+      if (data.room.archived && form) {
+        form.replaceWith(el("p", { class: "muted composer-off" }, "This room was archived: it is read-only now."));
+      }
     } else if (event === "subscription.revoked") {
       typingLine.textContent = "You no longer have access to this room.";
       if (form) form.hidden = true;

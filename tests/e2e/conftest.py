@@ -9,6 +9,7 @@ room / feed slugs, because the servers keep per-topic state across tests while t
 database is flushed between them.
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -91,11 +92,13 @@ def live_servers(django_db_setup, django_db_blocker):
         yield server
     finally:
         keep = RESULTS / "server-logs"
-        keep.mkdir(parents=True, exist_ok=True)
         for proc, name in ((server, "daphne.log"), (worker, "worker.log")):
             if proc is not None:
-                (keep / name).write_text(proc.log())
+                log = proc.log()
                 proc.stop()
+                with contextlib.suppress(OSError):  # kept for reading after a failure
+                    keep.mkdir(parents=True, exist_ok=True)
+                    (keep / name).write_text(log)
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
