@@ -372,7 +372,7 @@ class Hub:
                 logger.exception("hub heartbeat failed")
 
     async def _beat(self):
-        entries = [(topic, conn.user_id, conn.id)
+        entries = [(topic, conn.user_id, conn.id, conn.user_info)
                    for topic, local in self.topics.items()
                    for conn in local.values()
                    if conn.user_id is not None and conn.subs.get(topic) and conn.subs[topic].presence]

@@ -88,15 +88,18 @@ async def leave(topic, user_id, connection_id):
 
 
 async def refresh(entries):
-    """Renews the leases of [(topic, user_id, connection_id), ...] in one round trip."""
+    """Renews the leases of [(topic, user_id, connection_id, user_info), ...] in one round
+    trip.  The user info is written again too: after a Redis restart (nothing persisted)
+    the next beat rebuilds the whole entry, not just leases that members() cannot name."""
     if not entries:
         return
     expiry = time.time() + _ttl()
     async with async_client().pipeline(transaction=False) as pipe:
-        for topic, user_id, connection_id in entries:
+        for topic, user_id, connection_id, user_info in entries:
             keys = _keys(topic, user_id)
             pipe.zadd(keys[1], {connection_id: expiry})
             pipe.zadd(keys[0], {str(user_id): expiry}, gt=True)
+            pipe.hset(keys[2], str(user_id), orjson.dumps(user_info))
             for key in keys:
                 pipe.expire(key, int(_ttl() * 4) + 60)
         await pipe.execute()
