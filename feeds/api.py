@@ -1,0 +1,259 @@
+"""REST API of feeds: ingestion (POST /api/events/), batches, feeds and their items.
+Views parse and authorize; feeds.services validates, writes and publishes."""
+
+import datetime
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, permissions, serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from feeds import limits, services
+from feeds import permissions as rules
+from feeds.models import Feed, IngestBatch
+from feeds.serialize import serialize_batch, serialize_feed, serialize_item
+from realtime.errors import Forbidden, Invalid, NotFound
+
+
+# --- serializers: the OpenAPI description; the shapes come from feeds.serialize ------------
+class ItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    external_id = serializers.CharField(read_only=True)
+    feed = serializers.CharField(read_only=True)
+    kind = serializers.CharField(read_only=True)
+    title = serializers.CharField(read_only=True)
+    body = serializers.CharField(read_only=True)
+    url = serializers.CharField(read_only=True)
+    data = serializers.JSONField(read_only=True)
+    occurred_at = serializers.DateTimeField(read_only=True)
+    version = serializers.IntegerField(read_only=True)
+    deleted = serializers.BooleanField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance):
+        return serialize_item(instance)
+
+
+class EventSerializer(serializers.Serializer):
+    id = serializers.CharField(max_length=limits.MAX_EXTERNAL_ID, help_text="The producer's id of the item.")
+    feed = serializers.CharField(help_text="Feed slug (omit in POST /api/feeds/<slug>/items/).")
+    kind = serializers.CharField(required=False, max_length=limits.MAX_KIND)
+    title = serializers.CharField(required=False, max_length=limits.MAX_TITLE)
+    body = serializers.CharField(required=False, max_length=limits.MAX_BODY)
+    url = serializers.URLField(required=False, max_length=limits.MAX_URL)
+    data = serializers.JSONField(required=False, help_text="An object, at most 16 KiB of JSON.")
+    occurred_at = serializers.DateTimeField(help_text="ISO 8601 with a time zone.")
+    version = serializers.IntegerField(min_value=0, help_text="Higher wins; at equal versions the "
+                                       "later occurred_at wins.")
+    deleted = serializers.BooleanField(required=False, default=False)
+
+
+class EventBatchSerializer(serializers.Serializer):
+    events = EventSerializer(many=True)
+
+
+class AcceptedSerializer(serializers.Serializer):
+    batch = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+
+
+class CountsSerializer(serializers.Serializer):
+    received = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+
+
+class BatchErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField(allow_null=True)
+    field = serializers.CharField(allow_null=True)
+    message = serializers.CharField()
+
+
+class BatchSerializer(serializers.Serializer):
+    batch = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=[s for s, _ in IngestBatch.STATUSES])
+    received_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    attempts = serializers.IntegerField()
+    counts = CountsSerializer()
+    errors = BatchErrorSerializer(many=True)
+
+
+class FeedSerializer(serializers.Serializer):
+    slug = serializers.CharField(max_length=50)
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    is_public = serializers.BooleanField(required=False, default=True)
+    topic = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance):
+        return serialize_feed(instance)
+
+
+class FeedUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(required=False, max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    is_public = serializers.BooleanField(required=False)
+
+
+class ItemResultSerializer(serializers.Serializer):
+    result = serializers.ChoiceField(choices=["created", "updated", "unchanged"])
+    item = ItemSerializer()
+
+
+# --- permissions ---------------------------------------------------------------------------
+class CanIngest(permissions.BasePermission):
+    message = "You need the feeds.ingest_events permission."
+
+    def has_permission(self, request, view):
+        return rules.can_ingest(request.user)
+
+
+def _body(request):
+    if not isinstance(request.data, dict):
+        raise Invalid("The body must be a JSON object.", field="body")
+    return request.data
+
+
+# --- ingestion -----------------------------------------------------------------------------
+class EventsView(APIView):
+    """Accepts a batch of change events for the ingest workers (validated first)."""
+
+    permission_classes = [CanIngest]
+
+    @extend_schema(request=EventBatchSerializer, responses={202: AcceptedSerializer})
+    def post(self, request):
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if length.isdigit() and int(length) > limits.max_batch_bytes():
+            raise Invalid(f"The body is larger than {limits.max_batch_bytes()} bytes; split the "
+                          "batch.", field="events")
+        batch = services.queue_events(source=request.user, events=_body(request).get("events"))
+        return Response({"batch": batch.pk, "accepted": batch.received}, status=status.HTTP_202_ACCEPTED)
+
+
+class BatchView(APIView):
+    """A batch's status and counts (its sender and staff)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses={200: BatchSerializer})
+    def get(self, request, pk):
+        batch = IngestBatch.objects.defer("payload").filter(pk=pk).first()
+        if batch is None or not (request.user.is_staff or batch.source_id == request.user.pk):
+            raise NotFound("No such batch.")
+        return Response(serialize_batch(batch))
+
+
+# --- feeds ---------------------------------------------------------------------------------
+class FeedPagination(CursorPagination):
+    ordering = "slug"
+    page_size = 100
+
+
+class FeedList(generics.ListAPIView):
+    """Feeds this user may read; staff create them."""
+
+    serializer_class = FeedSerializer
+    pagination_class = FeedPagination
+
+    def get_queryset(self):
+        return rules.readable_feeds(self.request.user)
+
+    @extend_schema(request=FeedSerializer, responses={201: FeedSerializer})
+    def post(self, request):
+        if not rules.can_manage(request.user):
+            raise Forbidden("Only staff create feeds.")
+        body = _body(request)
+        feed = services.feed_create(slug=body.get("slug"), title=body.get("title"),
+                                    description=body.get("description", ""),
+                                    is_public=body.get("is_public", True))
+        return Response(serialize_feed(feed), status=status.HTTP_201_CREATED)
+
+
+class FeedDetail(APIView):
+    """One feed; staff change its title, description and visibility."""
+
+    @extend_schema(responses={200: FeedSerializer})
+    def get(self, request, slug):
+        return Response(serialize_feed(rules.readable_feed(request.user, slug)))
+
+    @extend_schema(request=FeedUpdateSerializer, responses={200: FeedSerializer})
+    def patch(self, request, slug):
+        if not rules.can_manage(request.user):
+            raise Forbidden("Only staff change feeds.")
+        feed = rules.readable_feed(request.user, slug)
+        body = _body(request)
+        feed = services.feed_update(feed=feed, title=body.get("title"),
+                                    description=body.get("description"), is_public=body.get("is_public"))
+        return Response(serialize_feed(feed))
+
+
+# --- items ---------------------------------------------------------------------------------
+class ItemPagination(CursorPagination):
+    page_size = limits.REST_PAGE_SIZE
+    page_size_query_param = "page_size"
+    max_page_size = limits.REST_MAX_PAGE_SIZE
+
+    def get_ordering(self, request, queryset, view):
+        # Syncing clients (updated_after) page forward through changes, oldest first;
+        # readers page back through the feed, newest first.
+        if "updated_after" in request.query_params:
+            return ("updated_at", "id")
+        return ("-occurred_at", "-id")
+
+
+def _parse_time(value, field):
+    try:
+        # A "+01:00" offset arrives as " 01:00" when the client did not URL-encode it.
+        parsed = datetime.datetime.fromisoformat(value.replace(" ", "+"))
+    except ValueError:
+        raise Invalid(f"{field} must be an ISO 8601 date-time.", field=field) from None
+    if parsed.tzinfo is None:
+        raise Invalid(f"{field} must include a time zone.", field=field)
+    return parsed
+
+
+class FeedItems(generics.ListAPIView):
+    """A feed's items, newest first (deleted ones left out), or with `updated_after` every
+    change (tombstones included) oldest first; `kind` filters.  POST applies one event."""
+
+    serializer_class = ItemSerializer
+    pagination_class = ItemPagination
+
+    def get_queryset(self):
+        feed = rules.readable_feed(self.request.user, self.kwargs["slug"])
+        items = feed.items.all()
+        params = self.request.query_params
+        if params.get("kind"):
+            items = items.filter(kind=params["kind"])
+        if "updated_after" in params:
+            items = items.filter(updated_at__gt=_parse_time(params["updated_after"], "updated_after"))
+        else:
+            items = items.filter(deleted=False)
+        return items
+
+    @extend_schema(parameters=[
+        OpenApiParameter("kind", str, description="Only items of this kind."),
+        OpenApiParameter("updated_after", datetime.datetime,
+                         description="Only items changed after this time (ISO 8601), oldest first, "
+                                     "deleted ones included."),
+        OpenApiParameter("page_size", int, description=f"At most {limits.REST_MAX_PAGE_SIZE}."),
+    ])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=EventSerializer, responses={201: ItemResultSerializer, 200: ItemResultSerializer})
+    def post(self, request, slug):
+        if not rules.can_ingest(request.user):
+            raise Forbidden("You need the feeds.ingest_events permission.")
+        feed = Feed.objects.filter(slug=slug).first()
+        if feed is None:
+            raise NotFound(f"No feed {slug!r}.", field="feed")
+        outcome, item = services.item_upsert(feed=feed, data=_body(request))
+        return Response({"result": outcome, "item": serialize_item(item)},
+                        status=status.HTTP_201_CREATED if outcome == "created" else status.HTTP_200_OK)

@@ -1,0 +1,53 @@
+"""The one JSON shape of each feeds object, used by socket replies, events, REST and admin."""
+
+
+def serialize_item(item):
+    """{id, external_id, feed, kind, title, body, url, data, occurred_at, version, deleted,
+    updated_at}.  item.feed should be loaded (the services and views make sure of it)."""
+    return {
+        "id": item.pk,
+        "external_id": item.external_id,
+        "feed": item.feed.slug,
+        "kind": item.kind,
+        "title": item.title,
+        "body": item.body,
+        "url": item.url,
+        "data": item.data,
+        "occurred_at": item.occurred_at.isoformat(),
+        "version": item.version,
+        "deleted": item.deleted,
+        "updated_at": item.updated_at.isoformat(),
+    }
+
+
+def serialize_feed(feed):
+    return {
+        "slug": feed.slug,
+        "title": feed.title,
+        "description": feed.description,
+        "is_public": feed.is_public,
+        "topic": feed.topic,
+        "created_at": feed.created_at.isoformat(),
+    }
+
+
+def serialize_batch(batch):
+    def iso(value):
+        return value.isoformat() if value else None
+
+    return {
+        "batch": batch.pk,
+        "status": batch.status,
+        "received_at": iso(batch.received_at),
+        "started_at": iso(batch.started_at),
+        "finished_at": iso(batch.finished_at),
+        "attempts": batch.attempts,
+        "counts": {
+            "received": batch.received,
+            "created": batch.created,
+            "updated": batch.updated,
+            "unchanged": batch.unchanged,
+            "rejected": batch.rejected,
+        },
+        "errors": batch.errors,
+    }
