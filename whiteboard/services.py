@@ -74,6 +74,8 @@ def _check_write(user, room):
     if not getattr(user, "is_authenticated", False):
         raise Unauthenticated("Log in to draw.")
     _check_read(user, room)
+    if room.archived:
+        raise Forbidden("The room is archived (read-only).")
     if not permissions.can_write(user, room):
         raise Forbidden("You may not draw on this board.")
 
