@@ -210,3 +210,17 @@ async def test_room_updates_reach_subscribers_and_archiving_stops_writes(lobby, 
         assert event["event"] == "room.updated" and event["data"]["room"]["archived"] is True
         error = await error_of(ws.request("chat.send", LOBBY, {"body": "hi", "client_id": "a"}))
         assert error["code"] == "forbidden"
+
+
+async def test_making_a_room_private_revokes_present_non_members_only(lobby, owner, user, make_user):
+    bob = await sync_to_async(make_user)("bob")
+    async with connect_ws(user) as member_ws, connect_ws(bob) as bob_ws:
+        await member_ws.request("chat.send", LOBBY, {"body": "I live here", "client_id": "a"})  # joins
+        await member_ws.request("subscribe", LOBBY)
+        await bob_ws.request("subscribe", LOBBY)
+        await sync_to_async(services.room_update)(room=lobby, actor=owner, is_private=True)
+        assert (await next_event(bob_ws))["event"] == "room.updated"
+        assert (await next_event(bob_ws))["event"] == "subscription.revoked"
+        assert (await next_event(member_ws))["event"] == "room.updated"
+        await assert_no_chat_events(member_ws)
+        assert (await error_of(bob_ws.request("subscribe", LOBBY)))["code"] == "not_found"
