@@ -167,12 +167,17 @@ class Hub:
         members = []
         if kind.presence:
             sub.presence = True
-            if conn.user_info and not resubscribe:
-                if await presence.join(topic, conn.user_info, conn.id):
-                    # The joiner learns the list from the reply, not from its own join.
-                    await self._announce(topic, "presence.join", {"user": conn.user_info},
-                                         exclude=conn.id)
-            members = await presence.members(topic)
+            try:
+                if conn.user_info and not resubscribe:
+                    if await presence.join(topic, conn.user_info, conn.id):
+                        # The joiner learns the list from the reply, not from its own join.
+                        await self._announce(topic, "presence.join", {"user": conn.user_info},
+                                             exclude=conn.id)
+                members = await presence.members(topic)
+            except BaseException:
+                # Redis down: undo, or the half-made subscription buffers events forever.
+                await self.unsubscribe(conn, topic)
+                raise
         return {"seq": latest, "recovered": recovered, "presence": members}
 
     def finish_subscribe(self, conn, topic):
@@ -203,7 +208,12 @@ class Hub:
         return True
 
     async def _announce(self, topic, event, data, exclude=None):
-        await apublish(topic, event, data, ephemeral=True, exclude_connection=exclude)
+        """Sends a presence event; a failed send (Redis restarting: the layer's first send
+        on a connection Redis dropped fails) is logged and never fails the caller."""
+        try:
+            await apublish(topic, event, data, ephemeral=True, exclude_connection=exclude)
+        except Exception as exc:
+            logger.warning("could not announce %s on %s: %s", event, topic, exc)
 
     async def _group_add(self, group):
         async with self.group_lock:
