@@ -46,13 +46,19 @@ def __getattr__(name):
     """`tests.servers:open_kind_application` for daphne: imported lazily, in the server."""
     if name == "open_kind_application":
         from project.asgi import application
-        from realtime import registry
 
-        if "open" not in registry.topic_kinds:
-            registry.register_topic_kind("open", authorize=lambda user, key, access: True,
-                                         presence=True, anonymous_read=True)
+        register_open_kind()
         return application
     raise AttributeError(name)
+
+
+def register_open_kind():
+    """Registers the test topic kind `open:<key>` in this process (idempotent)."""
+    from realtime import registry
+
+    if "open" not in registry.topic_kinds:
+        registry.register_topic_kind("open", authorize=lambda user, key, access: True,
+                                     presence=True, anonymous_read=True)
 
 
 def free_port():

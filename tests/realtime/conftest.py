@@ -39,8 +39,7 @@ def daphne(transactional_db, open_kind):
     for server in started:
         log = server.log()
         server.stop()
-        if "Traceback" in log:
-            print(f"--- {server.name} log ---\n{log[-5000:]}")
+        print(f"--- {server.name} log (shown when the test failed) ---\n{log[-50_000:]}")
 
 
 @pytest.fixture
