@@ -7,11 +7,11 @@
 
 export const BOARD_W = 1600;
 export const BOARD_H = 1000;
-export const NOTE_W = 200;
-export const NOTE_H = 140;
+export const NOTE_W = 260;
+export const NOTE_H = 180;
 
 export function textSize(width) {
-  return 12 + Math.min(64, Math.max(1, width || 1)) * 2;
+  return 20 + Math.min(64, Math.max(1, width || 1)) * 3;
 }
 
 function norm(d) {
@@ -80,24 +80,27 @@ export function drawShape(ctx, shape, { ghost = false } = {}) {
       const size = textSize(d.width);
       ctx.font = `${size}px system-ui, sans-serif`;
       ctx.textBaseline = "top";
-      wrap(ctx, d.text || "", 900).forEach((line, i) => ctx.fillText(line, d.x, d.y + i * size * 1.25));
+      wrap(ctx, d.text || "", 1200).forEach((line, i) => ctx.fillText(line, d.x, d.y + i * size * 1.25));
       break;
     }
     case "note": {
+      const w = d.w || NOTE_W;
+      const h = d.h || NOTE_H;
       ctx.fillStyle = "#fef3c7";
       ctx.shadowColor = "rgba(0,0,0,.18)";
       ctx.shadowBlur = 8;
       ctx.shadowOffsetY = 2;
-      ctx.fillRect(d.x, d.y, NOTE_W, NOTE_H);
+      ctx.fillRect(d.x, d.y, w, h);
       ctx.shadowColor = "transparent";
       ctx.fillStyle = d.color || "#111827";
-      ctx.fillRect(d.x, d.y, NOTE_W, 6);
-      ctx.font = "16px system-ui, sans-serif";
+      ctx.fillRect(d.x, d.y, w, 8);
+      ctx.fillStyle = "#1f2937";
+      ctx.font = "24px system-ui, sans-serif";
       ctx.textBaseline = "top";
       ctx.beginPath();
-      ctx.rect(d.x, d.y, NOTE_W, NOTE_H);
+      ctx.rect(d.x, d.y, w, h);
       ctx.clip();
-      wrap(ctx, d.text || "", NOTE_W - 20).forEach((line, i) => ctx.fillText(line, d.x + 10, d.y + 16 + i * 20));
+      wrap(ctx, d.text || "", w - 28).forEach((line, i) => ctx.fillText(line, d.x + 14, d.y + 22 + i * 30));
       break;
     }
     default:
@@ -148,7 +151,7 @@ export function hits(shape, p, slop = 8) {
       return p[0] >= d.x - slop && p[0] <= d.x + w + slop && p[1] >= d.y - slop && p[1] <= d.y + lines.length * size * 1.25 + slop;
     }
     case "note":
-      return p[0] >= d.x && p[0] <= d.x + NOTE_W && p[1] >= d.y && p[1] <= d.y + NOTE_H;
+      return p[0] >= d.x && p[0] <= d.x + (d.w || NOTE_W) && p[1] >= d.y && p[1] <= d.y + (d.h || NOTE_H);
     default:
       return false;
   }

@@ -3,7 +3,7 @@
 // Tools: pen, line, rect, ellipse, text, note, eraser; colour, width; undo/redo (an
 // erase or a redraw, so they reach everyone); clear for owners.  Mouse, touch and keyboard.
 import { colourFor } from "./chat.js";
-import { BOARD_H, BOARD_W, drawShape, hits } from "./board-render.js";
+import { BOARD_H, BOARD_W, drawShape, hits, NOTE_H, NOTE_W } from "./board-render.js";
 import { displayName, el, uuid } from "./dom.js";
 
 // The server forwards at most 20 cursors/s per connection; stay under it.
@@ -50,9 +50,13 @@ export function startBoard(client, page) {
 
   // --- layout & rendering ------------------------------------------------------------
   let scale = 1;
+  const stage = document.getElementById("board-stage");
   function resize() {
-    const width = wrapEl.clientWidth;
-    scale = width / BOARD_W;
+    // The whole board fits the space it has, keeping its 16:10 shape.
+    scale = Math.max(0.1, Math.min(wrapEl.clientWidth / BOARD_W, (wrapEl.clientHeight || Infinity) / BOARD_H));
+    const width = Math.floor(BOARD_W * scale);
+    stage.style.width = `${width}px`;
+    stage.style.height = `${Math.floor(BOARD_H * scale)}px`;
     const dpr = window.devicePixelRatio || 1;
     canvas.style.width = `${width}px`;
     canvas.style.height = `${BOARD_H * scale}px`;
@@ -409,8 +413,8 @@ export function startBoard(client, page) {
     textLabel.textContent = tool === "note" ? "Note text" : "Text";
     textForm.dataset.kind = tool;
     textForm.hidden = false;
-    textForm.style.left = `${Math.min(p[0] * scale, wrapEl.clientWidth - 240)}px`;
-    textForm.style.top = `${Math.min(p[1] * scale, BOARD_H * scale - 110)}px`;
+    textForm.style.left = `${Math.max(0, Math.min(p[0] * scale, BOARD_W * scale - 240))}px`;
+    textForm.style.top = `${Math.max(0, Math.min(p[1] * scale, BOARD_H * scale - 130))}px`;
     textInput.value = "";
     textInput.focus();
   }
@@ -420,7 +424,10 @@ export function startBoard(client, page) {
     textForm.hidden = true;
     if (text && textAt) {
       const { color, width } = style();
-      commit({ id: uuid(), kind: textForm.dataset.kind, data: { x: textAt[0], y: textAt[1], text, color, width } })
+      const kind = textForm.dataset.kind;
+      const data = { x: textAt[0], y: textAt[1], text, color, width };
+      if (kind === "note") Object.assign(data, { w: NOTE_W, h: NOTE_H });
+      commit({ id: uuid(), kind, data })
         .catch(() => {});
     }
     canvas.focus();

@@ -71,7 +71,8 @@ function upsert(item, { live = false } = {}) {
   let before = null;
   for (const li of list.children) {
     const other = items.get(li.dataset.id);
-    if (other && sortKey(other) < key) { before = li; break; }
+    // A live arrival goes above items of the same time; a page of history below them.
+    if (other && (sortKey(other) < key || (live && sortKey(other) === key))) { before = li; break; }
   }
   list.insertBefore(node, before);
   if (live) {

@@ -12,8 +12,8 @@ function renderPresence(people) {
   const sorted = [...people].sort((a, b) => displayName(a).localeCompare(displayName(b)));
   presenceList.replaceChildren(...sorted.map((user) => el("li", { dataset: { user: user.id } },
     el("span", { class: "presence-dot", "aria-hidden": "true", style: `background:${colourFor(user)}` }),
-    displayName(user),
-    page.user && user.id === page.user.id ? el("span", { class: "muted" }, " (you)") : null)));
+    el("span", { class: "presence-name" }, displayName(user),
+      page.user && user.id === page.user.id ? el("span", { class: "muted" }, " (you)") : null))));
   if (sorted.length === 0) presenceList.append(el("li", { class: "muted" }, "Nobody else yet"));
 }
 
