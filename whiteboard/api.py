@@ -119,7 +119,7 @@ class ExportView(APIView):
 
     renderer_classes = [JSONRenderer, SVGRenderer]
 
-    @extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.STR})
+    @extend_schema(operation_id="boards_export_svg", responses={(200, "image/svg+xml"): OpenApiTypes.STR})
     def get(self, request, slug):
         room = services.get_room(slug)
         shapes = services.snapshot_shapes(room=room, user=request.user)
