@@ -289,7 +289,7 @@ export function startChat(client, page, { onPresence } = {}) {
     const node = nodes.get(id);
     if (!msg || !node) return;
     node.classList.add("editing");
-    const area = el("textarea", { class: "edit-input", "aria-label": "Edit message", rows: 2, maxlength: 4000 });
+    const area = el("textarea", { class: "edit-input", "aria-label": "Edited text", rows: 2, maxlength: 4000 });
     area.value = msg.body;
     const error = el("p", { class: "error", role: "alert" });
     const finish = () => {

@@ -87,3 +87,38 @@ def test_an_xss_payload_is_shown_as_text(open_page, user, make_user, room):
     expect(bob_page.locator("#messages li.msg[data-id] .msg-body").last).to_have_text(XSS)
     assert bob_page.locator("#messages img").count() == 0
     assert bob_page.evaluate("window.__xss === undefined")
+
+
+def test_history_loads_earlier_pages_and_own_messages_can_be_edited_and_deleted(
+        open_page, user, make_user, room):
+    from chat import services
+
+    bob = make_user("bob")
+    for n in range(60):
+        services.message_create(room=room, author=bob if n % 2 else user, body=f"old {n}")
+    alice_page = open_room(open_page, user, room)
+    bob_page = open_room(open_page, bob, room)
+    expect(alice_page.locator("#messages li.msg[data-id]")).to_have_count(50)
+    alice_page.get_by_role("button", name="Load earlier messages").click()
+    expect(alice_page.locator("#messages li.msg[data-id]")).to_have_count(60)
+    assert bodies(alice_page)[:2] == ["old 0", "old 1"]
+    expect(alice_page.get_by_role("button", name="Load earlier messages")).to_be_hidden()
+
+    send(alice_page, "tpyo here")
+    mine = alice_page.locator("#messages li.msg.mine[data-id]").last
+    expect(mine).to_contain_text("tpyo here")
+    mine.hover()
+    mine.get_by_role("button", name="Edit message").click()
+    editor = alice_page.get_by_label("Edited text", exact=True)
+    editor.fill("typo fixed")
+    editor.press("Enter")
+    last_for_bob = bob_page.locator("#messages li.msg[data-id]").last
+    expect(last_for_bob.locator(".msg-body")).to_have_text("typo fixed")
+    expect(last_for_bob).to_contain_text("(edited)")
+
+    mine = alice_page.locator("#messages li.msg.mine[data-id]").last
+    mine.hover()
+    mine.get_by_role("button", name="Delete message").click()  # the confirm() is accepted
+    expect(last_for_bob.locator(".msg-body")).to_have_text("This message was deleted.")
+    # Bob may not edit or delete Alice's messages.
+    assert bob_page.locator("#messages li.msg:not(.mine) button").count() == 0
