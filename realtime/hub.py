@@ -53,7 +53,16 @@ async def get_hub():
     hub = _hubs.get(loop)
     if hub is None:
         hub = _hubs[loop] = Hub()
-        await hub.start()
+        try:
+            await hub.start()
+        except BaseException:
+            _hubs.pop(loop, None)  # the next connection tries again
+            hub.started.set()
+            raise
+    elif not hub.started.is_set():
+        await hub.started.wait()  # the first connection of the process is starting it
+        if hub.channel is None:
+            raise RuntimeError("the realtime hub failed to start")
     return hub
 
 
@@ -77,6 +86,7 @@ class Hub:
         self.filling = set()  # topics whose gap is being read from the outbox
         self.tasks = []
         self.group_lock = asyncio.Lock()
+        self.started = asyncio.Event()
 
     async def start(self):
         self.channel = await self.layer.new_channel("hub.")
@@ -86,6 +96,7 @@ class Hub:
         self.tasks = [asyncio.ensure_future(self._receive_loop()),
                       asyncio.ensure_future(self._heartbeat_loop()),
                       asyncio.ensure_future(self._poll_loop())]
+        self.started.set()
 
     def _chain_shutdown_signals(self):
         """On SIGTERM/SIGINT close every socket with 1001 (clients reconnect to another
@@ -397,8 +408,9 @@ class Hub:
         """Tells the connection sweep this process is alive (see realtime.tasks)."""
         from realtime.redis import async_client
 
+        # px: the setting is a float; ex=int() made 0.5 an invalid expiry (no hub starts).
         await async_client().set(f"sb:inst:{self.instance}", len(self.connections),
-                                 ex=int(settings.REALTIME_CONNECTION_STALE_AFTER))
+                                 px=int(settings.REALTIME_CONNECTION_STALE_AFTER * 1000))
 
     async def _poll_loop(self):
         """Assume any broadcast can be lost: compare with the outbox and fill gaps."""
