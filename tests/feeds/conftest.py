@@ -84,11 +84,12 @@ class Worker(Process):
 
 @pytest.fixture
 def celery_worker(transactional_db, settings):
-    """celery_worker(**env) -> a started Worker on this test's database and Redis; every
-    worker is killed (process group) after the test, its log printed if it failed."""
+    """celery_worker(wait=True, **env) -> a Worker on this test's database and Redis (ready
+    unless wait=False: then call .wait_ready()); every worker is killed (process group)
+    after the test, its log printed if the test failed."""
     started = []
 
-    def start(**env):
+    def start(wait=True, **env):
         full = {"DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL,
                 "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, **env}
         name = f"feeds-{os.getpid()}-{len(started)}"
@@ -96,7 +97,7 @@ def celery_worker(transactional_db, settings):
                          "-c", "1", "--without-mingle", "--without-gossip", "-l", "info",
                          "-n", f"{name}@%h"], server_env(full), name)
         started.append(worker)
-        return worker.wait_ready()
+        return worker.wait_ready() if wait else worker
 
     yield start
     for worker in started:
