@@ -150,3 +150,16 @@ def test_permissions_private_anonymous_and_archived(make_room, make_user, user):
     with pytest.raises(Forbidden):
         services.shape_draw(room=archived, user=user, shape=new_shape())
     assert Shape.objects.count() == 0
+
+
+def test_seed_demo_draws_on_the_lobby_once(make_room, user):
+    from django.apps import apps
+
+    config = apps.get_app_config("whiteboard")
+    config.seed_demo(user)  # no lobby yet: nothing
+    lobby = make_room(user, slug="lobby")
+    config.seed_demo(user)
+    shapes = services.snapshot(room=lobby, user=user)["shapes"]
+    services.shape_erase(room=lobby, user=user, shape_id=shapes[0]["id"])
+    config.seed_demo(user)
+    assert len(services.snapshot(room=lobby, user=user)["shapes"]) == len(shapes) - 1 == 3
