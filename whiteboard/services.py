@@ -87,8 +87,8 @@ def _lock(room):
     Room.objects.select_for_update(no_key=True).filter(pk=room.pk).values_list("pk").first()
 
 
-def _conflict(row, message):
-    return Conflict(message, field="shape.version",
+def _conflict(row, message, field="shape.version"):
+    return Conflict(message, field=field,
                     data={"shape": serialize_shape(row), "deleted": row.deleted})
 
 
@@ -153,7 +153,7 @@ def shape_erase(*, room, user, shape_id, version=None):
         if row is None:
             raise NotFound(f"No shape {sid} on this board.", field="id")
         if version is not None and version != row.version:
-            raise _conflict(row, f"The shape is at version {row.version}, not {version}.")
+            raise _conflict(row, f"The shape is at version {row.version}, not {version}.", field="version")
         row.deleted = True
         row.version += 1
         row.updated_by = user

@@ -96,8 +96,9 @@ def test_erase_with_a_stale_version_is_a_conflict(room, user):
     shape = new_shape("rect")
     services.shape_draw(room=room, user=user, shape=shape)
     services.shape_draw(room=room, user=user, shape=changed(shape, 1, w=7))
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as info:
         services.shape_erase(room=room, user=user, shape_id=shape["id"], version=1)
+    assert info.value.field == "version" and info.value.data["shape"]["data"]["w"] == 7
     assert services.shape_erase(room=room, user=user, shape_id=shape["id"], version="2")["version"] == 3
 
 
