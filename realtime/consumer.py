@@ -72,7 +72,15 @@ class RealtimeConsumer:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        if not await self.connect():
+        try:
+            connected = await self.connect()
+        except Exception:
+            # Redis or the database failed during the handshake: refuse cleanly (the
+            # client retries with backoff) instead of a 500 and a traceback per socket.
+            logger.exception("connect failed")
+            await self._send({"type": "websocket.close", "code": CLOSE_SERVER_ERROR})
+            connected = False
+        if not connected:
             return
         try:
             while True:
@@ -113,14 +121,9 @@ class RealtimeConsumer:
         self.hub = await get_hub()
         client = self.scope.get("client") or ("", 0)
         agent = dict(self.scope.get("headers", [])).get(b"user-agent", b"").decode("latin-1")
-        try:
-            await store.run_sync(store.open_connection, connection_id=self.id, user_id=self.user_id,
-                                 address=str(client[0] or ""), user_agent=agent,
-                                 instance=self.hub.instance)
-        except Exception:
-            logger.exception("could not record connection; refusing it (client retries)")
-            await self._send({"type": "websocket.close", "code": CLOSE_SERVER_ERROR})
-            return False
+        self.hub.connlog.opened(connection_id=self.id, user_id=self.user_id,
+                                address=str(client[0] or ""), user_agent=agent,
+                                instance=self.hub.instance)
         await self._send({"type": "websocket.accept"})
         self.writer = asyncio.ensure_future(self._write_loop())
         await self.hub.add_connection(self)
@@ -136,10 +139,7 @@ class RealtimeConsumer:
                 await self.hub.remove_connection(self)
             except Exception:
                 logger.exception("hub cleanup failed for %s", self.id)
-            try:
-                await store.run_sync(store.close_connection, self.id, self.close_code)
-            except Exception:
-                logger.warning("could not close connection row %s (the sweep will)", self.id)
+            self.hub.connlog.closed(self.id, self.close_code)
 
     # --- output ----------------------------------------------------------------------
     def send_frame(self, text):

@@ -27,6 +27,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import metrics, presence, store
+from realtime.connlog import ConnectionLog
 from realtime.publish import apublish, direct_frame
 from realtime.publish import frame as make_frame
 from realtime.registry import topic_group, topic_kinds
@@ -87,6 +88,7 @@ class Hub:
         self.tasks = []
         self.group_lock = asyncio.Lock()
         self.started = asyncio.Event()
+        self.connlog = ConnectionLog()
 
     async def start(self):
         self.channel = await self.layer.new_channel("hub.")
@@ -95,7 +97,8 @@ class Hub:
         self._chain_shutdown_signals()
         self.tasks = [asyncio.ensure_future(self._receive_loop()),
                       asyncio.ensure_future(self._heartbeat_loop()),
-                      asyncio.ensure_future(self._poll_loop())]
+                      asyncio.ensure_future(self._poll_loop()),
+                      asyncio.ensure_future(self.connlog.run())]
         self.started.set()
 
     def _chain_shutdown_signals(self):
@@ -123,6 +126,10 @@ class Hub:
             signal.signal(signum, handler)
 
     async def stop(self):
+        try:
+            await self.connlog.flush_now()
+        except Exception:
+            logger.warning("connection log not flushed at stop")
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)

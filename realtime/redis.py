@@ -14,6 +14,10 @@ from django.conf import settings
 # Seconds a Redis command may take before it fails (never None here: these are short
 # commands, unlike the channel layer's blocking reads).
 COMMAND_TIMEOUT = 5.0
+# Connections per process and client.  A connect storm redeems hundreds of tickets at
+# once: callers queue for a free connection (a blocking pool) instead of failing with
+# "Too many connections" (redis-py's default pool refuses beyond its limit).
+POOL_SIZE = 50
 
 _sync = {}
 _async = weakref.WeakKeyDictionary()
@@ -23,10 +27,11 @@ def sync_client():
     key = os.getpid()
     client = _sync.get(key)
     if client is None:
-        client = _sync[key] = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=COMMAND_TIMEOUT, socket_connect_timeout=COMMAND_TIMEOUT,
-            health_check_interval=30,
-        )
+        pool = redis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, max_connections=POOL_SIZE, timeout=COMMAND_TIMEOUT,
+            socket_timeout=COMMAND_TIMEOUT, socket_connect_timeout=COMMAND_TIMEOUT,
+            health_check_interval=30)
+        client = _sync[key] = redis.Redis(connection_pool=pool)
     return client
 
 
@@ -34,8 +39,9 @@ def async_client():
     loop = asyncio.get_running_loop()
     client = _async.get(loop)
     if client is None:
-        client = _async[loop] = aredis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=COMMAND_TIMEOUT, socket_connect_timeout=COMMAND_TIMEOUT,
-            health_check_interval=30,
-        )
+        pool = aredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, max_connections=POOL_SIZE, timeout=COMMAND_TIMEOUT,
+            socket_timeout=COMMAND_TIMEOUT, socket_connect_timeout=COMMAND_TIMEOUT,
+            health_check_interval=30)
+        client = _async[loop] = aredis.Redis(connection_pool=pool)
     return client

@@ -64,14 +64,24 @@ def resume_state(topic, since):
     return latest, events
 
 
-def open_connection(*, connection_id, user_id, address, user_agent, instance):
-    Connection.objects.create(id=connection_id, user_id=user_id, client_address=address[:64],
-                              user_agent=user_agent[:300], server_instance=instance)
+def write_connection_log(records):
+    """Applies [("open", row) | ("close", {id, code})] in order, in one transaction."""
+    from django.db import transaction
 
-
-def close_connection(connection_id, code):
-    Connection.objects.filter(id=connection_id, closed_at__isnull=True).update(
-        closed_at=timezone.now(), close_code=code)
+    opens = [Connection(id=r["connection_id"], user_id=r["user_id"], client_address=r["address"][:64],
+                        user_agent=r["user_agent"][:300], server_instance=r["instance"])
+             for kind, r in records if kind == "open"]
+    now = timezone.now()
+    with transaction.atomic():
+        if opens:
+            Connection.objects.bulk_create(opens, ignore_conflicts=True)
+        by_code = {}
+        for kind, r in records:
+            if kind == "close":
+                by_code.setdefault(r["code"], []).append(r["id"])
+        for code, ids in by_code.items():
+            Connection.objects.filter(id__in=ids, closed_at__isnull=True).update(
+                closed_at=now, close_code=code)
 
 
 def load_user(user_id):

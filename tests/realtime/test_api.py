@@ -1,5 +1,7 @@
 """REST endpoints of the realtime layer: tickets, server-side publish, connections."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Permission
@@ -65,7 +67,12 @@ async def test_publish_to_a_topic_and_to_one_connection_reaches_the_socket(api_a
         assert response.status_code == 202
         event = await ws.next_event()
         assert (event["event"], event["seq"], event["data"]) == ("notification", 1, {"a": 1})
-        row = await sync_to_async(Connection.objects.get)(user=user, closed_at__isnull=True)
+        row = None
+        for _ in range(50):  # the connection log is written in batches every 0.2 s
+            row = await sync_to_async(Connection.objects.filter(user=user, closed_at__isnull=True).first)()
+            if row:
+                break
+            await asyncio.sleep(0.1)
         response = await sync_to_async(client.post)(
             "/api/publish/", {"connection_id": str(row.id), "event": "notification", "data": {"only": "you"}},
             format="json")
