@@ -62,3 +62,22 @@ def test_the_indicator_shows_offline_and_comes_back(open_page, user):
     page.context.set_offline(False)
     connected(page)
     expect(page.locator("#conn-status")).to_have_text("Connected")
+
+
+def test_ticket_mode_posts_for_a_ticket_with_the_csrf_token_and_connects(open_page, open_kind, user):
+    page = open_page(user, "/")
+    connected(page)
+    topic = f"open:{uuid.uuid4().hex[:12]}"
+    result = page.evaluate("""async (topic) => {
+      const { RealtimeClient } = await import("/static/realtime/client.js");
+      const client = new RealtimeClient({ auth: "ticket" });
+      const states = [];
+      client.onState((s) => states.push(s.state));
+      client.connect();
+      const reply = await client.subscribe(topic, () => {}).ready;
+      const me = reply.presence.map((u) => u.username);
+      client.close();
+      return { states, me };
+    }""", topic)
+    assert "connected" in result["states"]
+    assert result["me"] == ["alice"]  # the ticket authenticated the socket as Alice
