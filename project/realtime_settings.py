@@ -7,8 +7,9 @@ docs/protocol.md lists the same values for clients.
 
 from project.env import get_float, get_int
 
-# Largest text frame accepted (bytes).  A whiteboard stroke of 5,000 points at
-# full precision fits in ~64 KiB; anything larger is a bug or abuse: close 1009.
+# Largest text frame accepted (bytes).  A whiteboard stroke of 5,000 points with integer
+# coordinates is ~55 KB (the browser client rounds points), a chat message 4,000 chars;
+# anything larger is a bug or abuse: close 1009.
 REALTIME_MAX_FRAME_BYTES = get_int("REALTIME_MAX_FRAME_BYTES", 64 * 1024)
 
 # Token bucket per connection: a whiteboard client sends stroke points and cursors at

@@ -26,7 +26,8 @@ class ProtocolClient:
         self.events = []  # events received while waiting for replies
 
     async def send(self, frame):
-        await self.comm.send_to(text_data=frame if isinstance(frame, str) else orjson.dumps(frame).decode())
+        text = frame if isinstance(frame, str) else orjson.dumps(frame).decode()
+        await self.comm.send_input({"type": "websocket.receive", "text": text})
 
     async def receive(self, timeout=DEFAULT_TIMEOUT):
         output = await self.comm.receive_output(timeout)
