@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False) | st.text(max_size=50),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    lambda children: (st.lists(children, max_size=5)
+                      | st.dictionaries(st.text(max_size=10), children, max_size=5)),
     max_leaves=20,
 )
 topics = st.one_of(st.text(max_size=30), st.sampled_from(["room:lobby", "board:lobby", "feed:news",
@@ -25,8 +26,8 @@ action_names = st.one_of(st.sampled_from(sorted(actions) + ["nope", "subscribe."
                          st.text(max_size=20), json_values)
 frames = st.fixed_dictionaries(
     {"action": action_names, "request_id": st.one_of(st.text(max_size=20), st.integers(0, 10**6))},
-    optional={"topic": topics, "data": st.one_of(st.dictionaries(st.text(max_size=10), json_values, max_size=6),
-                                                 json_values)},
+    optional={"topic": topics,
+              "data": st.one_of(st.dictionaries(st.text(max_size=10), json_values, max_size=6), json_values)},
 )
 
 
