@@ -108,8 +108,9 @@ def database(default_sqlite_path, *, test_sqlite_path=None):
             options["pool"] = {
                 "min_size": get_int("DATABASE_POOL_MIN", 2),
                 "max_size": get_int("DATABASE_POOL_MAX", 20),
-                # Seconds to wait for a free connection before failing the request.
-                "timeout": get_float("DATABASE_POOL_TIMEOUT", 10.0),
+                # Seconds to wait for a free (or, in an outage, any) connection before the
+                # request fails with 503 `unavailable`: a real-time client retries sooner.
+                "timeout": get_float("DATABASE_POOL_TIMEOUT", 5.0),
             }
         # Fail fast when PostgreSQL is down instead of hanging a request.
         options.setdefault("connect_timeout", get_int("DATABASE_CONNECT_TIMEOUT", 5))

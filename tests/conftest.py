@@ -78,7 +78,13 @@ def _close_db_pools(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         for conn in connections.all():
             if conn.vendor == "postgresql":
+                # Connections checked out by executor threads of async tests are never
+                # returned to the pool; end them so the test database can be dropped.
+                with conn.cursor() as cursor:
+                    cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")
                 conn.close_pool()
+                conn.close()
 
 
 @pytest.fixture

@@ -62,7 +62,8 @@ async def test_socket_actions_answer_unavailable_and_the_connection_survives(use
         await ws.request("subscribe", topic)
         async with adatabase_down():
             with pytest.raises(ProtocolErrorFrame) as err:
-                await ws.request("subscribe", "open:needs-the-outbox")
+                # PostgreSQL: the pool waits DATABASE_POOL_TIMEOUT for a connection first.
+                await ws.request("subscribe", "open:needs-the-outbox", timeout=20)
             assert err.value.code == "unavailable"
             assert "pong" in await ws.request("ping")  # no database needed
         # Back: the same connection works, subscriptions intact.
