@@ -123,6 +123,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # worker died.  RabbitMQ (recommended in production) redelivers at once instead.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.get_int("CELERY_VISIBILITY_TIMEOUT", 600),
+    # Look for abandoned tasks every 10 s rather than ~100 s, so redelivery follows the
+    # visibility timeout instead of waiting for a worker restart.
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
 }
 CELERY_TASK_ALWAYS_EAGER = env.get_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {
