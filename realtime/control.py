@@ -1,6 +1,6 @@
 """Server-to-server control: close a user's sockets, push to one connection, kick."""
 
-from realtime.hub import instance_group, user_group
+from realtime.hub import ALL_GROUP, instance_group, user_group
 from realtime.publish import send_control_sync
 
 CLOSE_UNAUTHORIZED = 4401
@@ -15,6 +15,13 @@ def kick(user_id, topic):
     """Unsubscribes a user's sockets from a topic (e.g. removed from a private room); they
     get a `subscription.revoked` event and must be authorized again to resubscribe."""
     send_control_sync(user_group(user_id), {"type": "rt.kick", "user_id": user_id, "topic": topic})
+
+
+def reauthorize(topic):
+    """Re-checks every subscriber of a topic, on every process, against its authorize hook
+    and revokes those no longer allowed (`subscription.revoked`).  Call it after a change
+    to who may read a topic (a room or feed made private, a member removed) — on commit."""
+    send_control_sync(ALL_GROUP, {"type": "rt.reauthorize", "topic": topic})
 
 
 def push_to_connection(connection, event, data):

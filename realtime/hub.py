@@ -44,6 +44,10 @@ def instance_group(instance):
     return "c.proc." + instance
 
 
+# Every hub listens here, for control messages about a topic wherever it is followed.
+ALL_GROUP = "c.all"
+
+
 def user_group(user_id):
     return f"c.user.{user_id}"
 
@@ -93,6 +97,7 @@ class Hub:
     async def start(self):
         self.channel = await self.layer.new_channel("hub.")
         await self.layer.group_add(instance_group(self.instance), self.channel)
+        await self.layer.group_add(ALL_GROUP, self.channel)
         await self._renew_instance_lease()
         self._chain_shutdown_signals()
         self.tasks = [asyncio.ensure_future(self._receive_loop()),
@@ -265,8 +270,9 @@ class Hub:
                     for conn in list(self.users.get(message["user_id"], {}).values()):
                         conn.authz.clear()
                         if message["topic"] in conn.subs:
-                            await self.unsubscribe(conn, message["topic"])
-                            conn.send_frame(direct_frame(message["topic"], "subscription.revoked", {}))
+                            await self._revoke(conn, message["topic"])
+                elif kind == "rt.reauthorize":
+                    asyncio.ensure_future(self._reauthorize(message["topic"]))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -296,6 +302,24 @@ class Hub:
         if topic not in self.filling:
             self.filling.add(topic)
             asyncio.ensure_future(self._fill_gap(topic, wait=settings.REALTIME_GAP_WAIT))
+
+    async def _revoke(self, conn, topic):
+        await self.unsubscribe(conn, topic)
+        conn.send_frame(direct_frame(topic, "subscription.revoked", {}))
+
+    async def _reauthorize(self, topic):
+        """Asks the topic's authorize hook again for every local subscriber (the topic's
+        rules changed, e.g. a feed or room became private); revokes those now refused."""
+        for conn in list(self.topics.get(topic, {}).values()):
+            conn.authz.clear()
+            kind, key = topic.split(":", 1)
+            try:
+                await conn.authorize(topic, kind, key, "read", fresh=True)
+            except Exception as exc:
+                if getattr(exc, "code", None) in ("forbidden", "not_found") and topic in conn.subs:
+                    await self._revoke(conn, topic)
+                elif getattr(exc, "code", None) not in ("forbidden", "not_found"):
+                    logger.warning("reauthorizing %s for %s failed: %s", topic, conn.id, exc)
 
     def _deliver(self, topic, message):
         seq, payload, exclude = message["seq"], message["frame"], message.get("exclude")

@@ -213,3 +213,29 @@ async def test_a_kicked_user_loses_the_subscription_and_must_be_authorized_again
         await sync_to_async(publish)("open:x", "notification", {})
         assert await ws.expect_silence(0.4)
         await ws.request("subscribe", "open:x")  # authorized afresh (the hook says yes here)
+
+
+async def test_reauthorize_revokes_subscribers_the_rules_no_longer_allow(make_user):
+    """A topic's rules change (e.g. made private): readers no longer allowed lose it."""
+    from realtime import registry
+    from realtime.control import reauthorize
+
+    allowed = {"alice"}
+    registry.register_topic_kind("gated", authorize=lambda user, key, access: user.username in allowed,
+                                 anonymous_read=False)
+    try:
+        alice = await sync_to_async(make_user)("alice")
+        bob = await sync_to_async(make_user)("bob")
+        allowed.add("bob")
+        async with connect_ws(alice) as a, connect_ws(bob) as b:
+            await a.request("subscribe", "gated:x")
+            await b.request("subscribe", "gated:x")
+            allowed.discard("bob")
+            await sync_to_async(reauthorize)("gated:x")
+            revoked = await b.next_event()
+            assert (revoked["event"], revoked["topic"]) == ("subscription.revoked", "gated:x")
+            await sync_to_async(publish)("gated:x", "notification", {"for": "alice"})
+            assert (await a.next_event())["data"] == {"for": "alice"}
+            assert await b.expect_silence(0.4)
+    finally:
+        registry.topic_kinds.pop("gated", None)
