@@ -7,27 +7,24 @@ by publish() is forwarded as is.  The pub/sub subscription dies with the process
 connection, so a killed process leaves no member behind (the "lease" of a membership is
 the live connection itself, refreshed by Redis's own keepalive).
 
-Per topic the hub keeps events in seq order: one that arrives ahead of a missing one waits
-REALTIME_GAP_WAIT for it, then the gap is read from the outbox.  Every
-REALTIME_OUTBOX_POLL_INTERVAL it also compares its topics with the outbox, so a broadcast
-lost anywhere (Redis restart, a publisher killed after commit) still arrives.
+Ordering and gap filling live in realtime/ordering.py; heartbeats, the outbox poll (which
+recovers lost broadcasts) and shutdown in realtime/maintenance.py.
 """
 
 import asyncio
 import logging
 import os
 import secrets
-import signal
 import socket
-import threading
 import time
 import weakref
 
 from channels.layers import get_channel_layer
-from django.conf import settings
 
 from realtime import metrics, presence, store
 from realtime.connlog import ConnectionLog
+from realtime.maintenance import MaintenanceMixin
+from realtime.ordering import OrderingMixin
 from realtime.publish import apublish, direct_frame
 from realtime.publish import frame as make_frame
 from realtime.registry import topic_group, topic_kinds
@@ -36,8 +33,6 @@ from realtime.subscriptions import Subscription
 logger = logging.getLogger("realtime.hub")
 
 _hubs = weakref.WeakKeyDictionary()
-# Seconds between sending every socket its 1001 close and letting the server stop.
-SHUTDOWN_FLUSH_SECONDS = 0.3
 
 
 def instance_group(instance):
@@ -78,7 +73,7 @@ async def close_hub():
         await hub.stop()
 
 
-class Hub:
+class Hub(OrderingMixin, MaintenanceMixin):
     def __init__(self):
         self.instance = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.layer = get_channel_layer()
@@ -105,30 +100,6 @@ class Hub:
                       asyncio.ensure_future(self._poll_loop()),
                       asyncio.ensure_future(self.connlog.run())]
         self.started.set()
-
-    def _chain_shutdown_signals(self):
-        """On SIGTERM/SIGINT close every socket with 1001 (clients reconnect to another
-        process and resume) before the server's own handler stops it: daphne would
-        otherwise drop the TCP connections without a close frame."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            previous = signal.getsignal(signum)
-            if not callable(previous) or getattr(previous, "_switchboard", False):
-                continue
-
-            def handler(num, frame, previous=previous):
-                def close_all():
-                    for conn in list(self.connections.values()):
-                        conn.close(1001)
-                    # Give the writers a moment to flush the close frames, then stop.
-                    loop.call_later(SHUTDOWN_FLUSH_SECONDS, previous, num, frame)
-
-                loop.call_soon_threadsafe(close_all)
-
-            handler._switchboard = True
-            signal.signal(signum, handler)
 
     async def stop(self):
         try:
@@ -279,30 +250,6 @@ class Hub:
                 logger.exception("hub receive loop error")
                 await asyncio.sleep(0.1)
 
-    def _topic_event(self, message):
-        topic, seq = message["topic"], message["seq"]
-        local = self.topics.get(topic)
-        if not local:
-            return
-        if seq is None:  # ephemeral: no order to keep, nothing to replay
-            exclude = message.get("exclude")
-            for conn in list(local.values()):
-                if conn.id != exclude:
-                    conn.send_frame(message["frame"])
-            metrics.FRAMES_OUT.labels(message.get("event", "")).inc(len(local))
-            return
-        last = self.topic_last.get(topic)
-        if last is not None and seq <= last:
-            return  # already delivered (a replayed or duplicate send)
-        if last is None or seq == last + 1:
-            self._deliver(topic, message)
-            self._release_pending(topic)
-            return
-        self.pending.setdefault(topic, {})[seq] = message
-        if topic not in self.filling:
-            self.filling.add(topic)
-            asyncio.ensure_future(self._fill_gap(topic, wait=settings.REALTIME_GAP_WAIT))
-
     async def _revoke(self, conn, topic):
         await self.unsubscribe(conn, topic)
         conn.send_frame(direct_frame(topic, "subscription.revoked", {}))
@@ -320,145 +267,3 @@ class Hub:
                     await self._revoke(conn, topic)
                 elif getattr(exc, "code", None) not in ("forbidden", "not_found"):
                     logger.warning("reauthorizing %s for %s failed: %s", topic, conn.id, exc)
-
-    def _deliver(self, topic, message):
-        seq, payload, exclude = message["seq"], message["frame"], message.get("exclude")
-        self.topic_last[topic] = seq
-        local = self.topics.get(topic, {})
-        metrics.FRAMES_OUT.labels(message.get("event", "")).inc(len(local))
-        for conn in list(local.values()):
-            sub = conn.subs.get(topic)
-            if sub is not None and sub.offer(conn, seq, payload, exclude):
-                self._catch_up(conn, sub)
-
-    def _release_pending(self, topic):
-        waiting = self.pending.get(topic)
-        while waiting:
-            message = waiting.pop(self.topic_last[topic] + 1, None)
-            if message is None:
-                break
-            self._deliver(topic, message)
-        if waiting is not None and not waiting:
-            self.pending.pop(topic, None)
-
-    async def _fill_gap(self, topic, wait=0.0):
-        """Reads a topic's missing events from the outbox and delivers them in order."""
-        try:
-            if wait:
-                await asyncio.sleep(wait)
-            while topic in self.topics:
-                last = self.topic_last.get(topic) or 0
-                rows = await store.run_sync(store.events_after, topic, last, 1000)
-                for seq, event, data in rows:
-                    if seq == self.topic_last.get(topic, 0) + 1:
-                        metrics.OUTBOX_FILLS.inc()
-                        self._deliver(topic, {"seq": seq, "exclude": None, "event": event,
-                                              "frame": make_frame(topic, event, seq, data)})
-                self._release_pending(topic)
-                if len(rows) < 1000:
-                    break
-            waiting = self.pending.get(topic)
-            if waiting:  # still missing after reading the outbox: pruned; skip ahead
-                logger.warning("gap in %s after seq %s not in the outbox; skipping ahead",
-                               topic, self.topic_last.get(topic))
-                self.topic_last[topic] = min(waiting) - 1
-                self._release_pending(topic)
-        except Exception:
-            logger.exception("filling a gap in %s failed; the next poll retries", topic)
-        finally:
-            self.filling.discard(topic)
-
-    def _catch_up(self, conn, sub):
-        """A subscriber saw a gap (it joined between two events): read it from the outbox."""
-        if not sub.catching_up:
-            sub.catching_up = True
-            asyncio.ensure_future(self._catch_up_task(conn, sub))
-
-    async def _catch_up_task(self, conn, sub):
-        try:
-            target = min(seq for seq, _ in sub.buffer) - 1 if sub.buffer else sub.last
-            rows = await store.run_sync(store.events_after, sub.topic, sub.last, 10_000, target)
-            for seq, event, data in rows:
-                if seq == sub.last + 1:
-                    conn.send_frame(make_frame(sub.topic, event, seq, data))
-                    sub.last = seq
-            if sub.buffer and target > sub.last:
-                sub.last = target  # pruned meanwhile: nothing more to find
-        except Exception:
-            logger.exception("catch-up of %s for %s failed", sub.topic, conn.id)
-        finally:
-            sub.catching_up = False
-            self._drain(conn, sub)
-
-    def _drain(self, conn, sub):
-        if sub.catching_up:
-            return
-        sub.syncing = False
-        pending = sub.take_buffer()
-        for index, (seq, payload) in enumerate(pending):
-            if sub.offer(conn, seq, payload):
-                sub.buffer.extend(pending[index + 1:])
-                self._catch_up(conn, sub)
-                return
-
-    # --- timers ------------------------------------------------------------------
-    async def _heartbeat_loop(self):
-        """Renews presence leases and this instance's lease; sweeps dead users; closes
-        connections silent longer than REALTIME_IDLE_TIMEOUT."""
-        interval = settings.REALTIME_HEARTBEAT_INTERVAL
-        tick = min(interval, max(0.5, settings.REALTIME_IDLE_TIMEOUT / 4))
-        last_beat = 0.0
-        while True:
-            await asyncio.sleep(tick)
-            try:
-                now = time.monotonic()
-                for conn in list(self.connections.values()):
-                    if now - conn.last_frame_at > settings.REALTIME_IDLE_TIMEOUT:
-                        conn.close(4408)
-                if now - last_beat >= interval * 0.95:
-                    last_beat = now
-                    await self._beat()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("hub heartbeat failed")
-
-    async def _beat(self):
-        entries = [(topic, conn.user_id, conn.id, conn.user_info)
-                   for topic, local in self.topics.items()
-                   for conn in local.values()
-                   if conn.user_id is not None and conn.subs.get(topic) and conn.subs[topic].presence]
-        await presence.refresh(entries)
-        await self._renew_instance_lease()
-        for topic in list(self.topics):
-            if topic_kinds[topic.split(":", 1)[0]].presence:
-                for info in await presence.sweep(topic):
-                    await self._announce(topic, "presence.leave", {"user": info})
-
-    async def _renew_instance_lease(self):
-        """Tells the connection sweep this process is alive (see realtime.tasks)."""
-        from realtime.redis import async_client
-
-        # px: the setting is a float; ex=int() made 0.5 an invalid expiry (no hub starts).
-        await async_client().set(f"sb:inst:{self.instance}", len(self.connections),
-                                 px=int(settings.REALTIME_CONNECTION_STALE_AFTER * 1000))
-
-    async def _poll_loop(self):
-        """Assume any broadcast can be lost: compare with the outbox and fill gaps."""
-        while True:
-            await asyncio.sleep(settings.REALTIME_OUTBOX_POLL_INTERVAL)
-            topics = [t for t in self.topics if t not in self.filling]
-            if not topics:
-                continue
-            try:
-                latest = await store.run_sync(store.latest_seqs, topics)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                logger.warning("outbox poll failed: %s", exc)
-                continue
-            for topic, seq in latest.items():
-                if topic in self.topics and seq > (self.topic_last.get(topic) or 0) \
-                        and topic not in self.filling:
-                    self.filling.add(topic)
-                    asyncio.ensure_future(self._fill_gap(topic))

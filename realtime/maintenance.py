@@ -1,0 +1,108 @@
+"""Hub maintenance: heartbeats (presence and instance leases, idle sockets), the outbox
+poll that recovers lost broadcasts, and closing sockets with 1001 on shutdown."""
+
+import asyncio
+import logging
+import signal
+import threading
+import time
+
+from django.conf import settings
+
+from realtime import presence, store
+from realtime.registry import topic_kinds
+
+logger = logging.getLogger("realtime.hub")
+
+# Seconds between sending every socket its 1001 close and letting the server stop.
+SHUTDOWN_FLUSH_SECONDS = 0.3
+
+
+class MaintenanceMixin:
+    """Mixed into Hub: timers and signal handling."""
+
+    def _chain_shutdown_signals(self):
+        """On SIGTERM/SIGINT close every socket with 1001 (clients reconnect to another
+        process and resume) before the server's own handler stops it: daphne would
+        otherwise drop the TCP connections without a close frame."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+            if not callable(previous) or getattr(previous, "_switchboard", False):
+                continue
+
+            def handler(num, frame, previous=previous):
+                def close_all():
+                    for conn in list(self.connections.values()):
+                        conn.close(1001)
+                    # Give the writers a moment to flush the close frames, then stop.
+                    loop.call_later(SHUTDOWN_FLUSH_SECONDS, previous, num, frame)
+
+                loop.call_soon_threadsafe(close_all)
+
+            handler._switchboard = True
+            signal.signal(signum, handler)
+
+    # --- timers ------------------------------------------------------------------
+    async def _heartbeat_loop(self):
+        """Renews presence leases and this instance's lease; sweeps dead users; closes
+        connections silent longer than REALTIME_IDLE_TIMEOUT."""
+        interval = settings.REALTIME_HEARTBEAT_INTERVAL
+        tick = min(interval, max(0.5, settings.REALTIME_IDLE_TIMEOUT / 4))
+        last_beat = 0.0
+        while True:
+            await asyncio.sleep(tick)
+            try:
+                now = time.monotonic()
+                for conn in list(self.connections.values()):
+                    if now - conn.last_frame_at > settings.REALTIME_IDLE_TIMEOUT:
+                        conn.close(4408)
+                if now - last_beat >= interval * 0.95:
+                    last_beat = now
+                    await self._beat()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("hub heartbeat failed")
+
+    async def _beat(self):
+        entries = [(topic, conn.user_id, conn.id, conn.user_info)
+                   for topic, local in self.topics.items()
+                   for conn in local.values()
+                   if conn.user_id is not None and conn.subs.get(topic) and conn.subs[topic].presence]
+        await presence.refresh(entries)
+        await self._renew_instance_lease()
+        for topic in list(self.topics):
+            if topic_kinds[topic.split(":", 1)[0]].presence:
+                for info in await presence.sweep(topic):
+                    await self._announce(topic, "presence.leave", {"user": info})
+
+    async def _renew_instance_lease(self):
+        """Tells the connection sweep this process is alive (see realtime.tasks)."""
+        from realtime.redis import async_client
+
+        # px: the setting is a float; ex=int() made 0.5 an invalid expiry (no hub starts).
+        await async_client().set(f"sb:inst:{self.instance}", len(self.connections),
+                                 px=int(settings.REALTIME_CONNECTION_STALE_AFTER * 1000))
+
+    async def _poll_loop(self):
+        """Assume any broadcast can be lost: compare with the outbox and fill gaps."""
+        while True:
+            await asyncio.sleep(settings.REALTIME_OUTBOX_POLL_INTERVAL)
+            topics = [t for t in self.topics if t not in self.filling]
+            if not topics:
+                continue
+            try:
+                latest = await store.run_sync(store.latest_seqs, topics)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("outbox poll failed: %s", exc)
+                continue
+            for topic, seq in latest.items():
+                if topic in self.topics and seq > (self.topic_last.get(topic) or 0) \
+                        and topic not in self.filling:
+                    self.filling.add(topic)
+                    asyncio.ensure_future(self._fill_gap(topic))
