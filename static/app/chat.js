@@ -125,6 +125,21 @@ export function startChat(client, page, { onPresence } = {}) {
   }
   document.addEventListener("visibilitychange", markRead);
 
+  // While the tab is in the background, its title counts the messages that arrived.
+  const baseTitle = document.title;
+  let unseenInTitle = 0;
+  function countInTitle(msg) {
+    if (!document.hidden || isMine(msg)) return;
+    unseenInTitle += 1;
+    document.title = `(${unseenInTitle}) ${baseTitle}`;
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && unseenInTitle) {
+      unseenInTitle = 0;
+      document.title = baseTitle;
+    }
+  });
+
   // --- history -----------------------------------------------------------------------
   async function loadLatest() {
     const reply = await client.request("chat.history", topic, { limit: PAGE });
@@ -183,6 +198,7 @@ export function startChat(client, page, { onPresence } = {}) {
   function onEvent(event, data) {
     if (event === "chat.message" || event === "chat.edited" || event === "chat.deleted") {
       if (data.message) {
+        if (event === "chat.message" && !messages.has(data.message.id)) countInTitle(data.message);
         upsert(data.message);
         const entry = data.message.author && typists.get(data.message.author.id);
         if (event === "chat.message" && entry) {

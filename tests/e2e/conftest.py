@@ -22,10 +22,6 @@ import pytest
 
 from tests.servers import database_url
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
-# between browser steps are plain sync code, so Django's async-safety guard must step aside.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM = "/usr/bin/chromium"
 # Playwright's own browser download does not work here: Debian's Chromium, these flags.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -107,12 +103,18 @@ def chromium(live_servers):
     """Debian's Chromium through Playwright (never `playwright install`)."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    # Playwright's sync API keeps an event loop running in this thread; the ORM calls the
+    # tests make between browser steps are plain sync code, so Django's async-safety guard
+    # must step aside -- only while the browser runs, never for the rest of the suite (and
+    # never in the server processes, which get it unset).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                yield browser
+            finally:
+                browser.close()
 
 
 @pytest.fixture
