@@ -106,10 +106,10 @@ async def test_500_idle_subscribers_for_60s_all_receive_the_next_publish(daphne,
                        REALTIME_IDLE_TIMEOUT="600")
     clients = await connect_many(server, users, 500, "open:idle")
     try:
+        await asyncio.sleep(60)
         for client in clients:  # the presence joins of the five users
             while not client.events.empty():
                 client.events.get_nowait()
-        await asyncio.sleep(60)
         assert not any(client.closed.is_set() for client in clients)
         seq = await sync_to_async(publish)("open:idle", "notification", {"after": "idle"})
         await sync_to_async(publish)("open:idle", "notification", {"ephemeral": True}, ephemeral=True)
