@@ -234,11 +234,10 @@ def room_update(*, room, actor, name=None, description=None, is_private=None, ar
         room.save(update_fields=changed)
         publish(room.topic, "room.updated", {"room": serialize_room(room)})
         if turned_private:
-            from chat.presence import present_users
-
-            members = set(room.memberships.values_list("user_id", flat=True))
-            outsiders = [u["id"] for u in present_users(room.topic) if u["id"] not in members]
-            transaction.on_commit(lambda: _kick_all(room, outsiders))
+            # Every subscriber, signed in or anonymous, on every process, is checked again
+            # against the new rules; those who may no longer read get subscription.revoked.
+            transaction.on_commit(lambda: (control.reauthorize(room.topic),
+                                           control.reauthorize(f"board:{room.slug}")))
     return room
 
 

@@ -14,6 +14,7 @@ from feeds import limits
 from feeds.models import SLUG_RE, Feed, IngestBatch
 from feeds.upsert import apply_events
 from feeds.validation import bounded, validate_event, validate_events
+from realtime import control
 from realtime.errors import Conflict, Invalid, Unavailable
 
 logger = logging.getLogger("feeds")
@@ -241,10 +242,15 @@ def feed_update(*, feed, title=None, description=None, is_public=None):
                                  "is_public": is_public}.items() if v is not None}
     if "title" in changes:
         changes["title"] = changes["title"].strip()
+    turned_private = changes.get("is_public") is False and feed.is_public
     for name, value in changes.items():
         setattr(feed, name, value)
     if changes:
-        feed.save(update_fields=list(changes))
+        with transaction.atomic():
+            feed.save(update_fields=list(changes))
+            if turned_private:
+                # Anonymous and unprivileged readers already subscribed lose the feed.
+                transaction.on_commit(lambda: control.reauthorize(f"feed:{feed.slug}"))
     return feed
 
 

@@ -224,3 +224,14 @@ async def test_making_a_room_private_revokes_present_non_members_only(lobby, own
         assert (await next_event(member_ws))["event"] == "room.updated"
         await assert_no_chat_events(member_ws)
         assert (await error_of(bob_ws.request("subscribe", LOBBY)))["code"] == "not_found"
+
+
+async def test_making_a_room_private_revokes_anonymous_readers_of_chat_and_board(owner, lobby):
+    from chat import services as chat_services
+
+    async with connect_ws(origin="http://localhost") as ws:
+        await ws.request("subscribe", "room:lobby")
+        await ws.request("subscribe", "board:lobby")
+        await sync_to_async(chat_services.room_update)(room=lobby, actor=owner, is_private=True)
+        revoked = {(await ws.next_event())["topic"], (await ws.next_event())["topic"]}
+        assert revoked == {"room:lobby", "board:lobby"}

@@ -96,3 +96,16 @@ async def test_feed_history_pages_back_and_checks_its_data(feed):
         with pytest.raises(ProtocolErrorFrame) as info:
             await ws.request("feed.history", "feed:news", {"before": "abc"})
         assert info.value.error["field"] == "data.before"
+
+
+async def test_making_a_feed_private_revokes_anonymous_followers(feed):
+    async with connect_ws(origin=ANONYMOUS_ORIGIN) as ws:
+        await ws.request("subscribe", "feed:news")
+        news = await sync_to_async(Feed.objects.get)(slug="news")
+        await sync_to_async(services.feed_update)(feed=news, is_public=False)
+        revoked = await ws.next_event()
+        assert (revoked["event"], revoked["topic"]) == ("subscription.revoked", "feed:news")
+        await upsert("news", id="secret", title="Not for you")
+        assert await ws.expect_silence(0.4)
+        with pytest.raises(ProtocolErrorFrame):
+            await ws.request("subscribe", "feed:news")
