@@ -53,12 +53,15 @@ def room(request, slug):
 def feed(request, slug):
     """A live feed; public feeds are readable anonymously."""
     from feeds.models import Feed
+    from feeds.permissions import can_read
 
     feed = Feed.objects.filter(slug=slug).first()
     if feed is None:
         raise Http404("No such feed.")
-    if not getattr(feed, "is_public", True) and not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
+    if not can_read(request.user, feed):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        raise Http404("No such feed.")  # as the API does: a private feed is not revealed
     data = {
         "user": _user_dict(request.user),
         "feed": {"slug": feed.slug, "title": feed.title, "description": feed.description},

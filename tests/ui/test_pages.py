@@ -186,10 +186,12 @@ def test_public_feed_is_readable_anonymously(client):
     assert page.find("ol", id="feed-items")
 
 
-def test_private_feed_needs_log_in(client, user):
+def test_private_feed_needs_log_in_and_the_permission(client, user, make_user):
     _feed(slug="ops", title="Ops", is_public=False)
     assert client.get("/feeds/ops/").status_code == 302
     client.force_login(user)
+    assert client.get("/feeds/ops/").status_code == 404  # not revealed, as in the API
+    client.force_login(make_user("boss", is_staff=True))
     assert client.get("/feeds/ops/").status_code == 200
 
 
@@ -214,3 +216,4 @@ def test_every_relative_module_import_exists():
     for script in STATIC.glob("**/*.js"):
         for target in pattern.findall(script.read_text()):
             assert (script.parent / target).resolve().exists(), f"{script.name} imports missing {target}"
+
