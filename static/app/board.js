@@ -443,7 +443,9 @@ export function startBoard(client, page) {
     const rect = canvas.getBoundingClientRect();
     const x = ((ev.clientX - rect.left) / rect.width) * BOARD_W;
     const y = ((ev.clientY - rect.top) / rect.height) * BOARD_H;
-    return [Math.round(Math.max(0, Math.min(BOARD_W, x)) * 10) / 10, Math.round(Math.max(0, Math.min(BOARD_H, y)) * 10) / 10];
+    // Whole board units (1/1600 of the width): finer than any screen shows, and a stroke at
+    // the 5,000-point limit stays under the socket's 64 KiB frame limit (~55 KB).
+    return [Math.round(Math.max(0, Math.min(BOARD_W, x))), Math.round(Math.max(0, Math.min(BOARD_H, y)))];
   }
   canvas.addEventListener("pointerdown", (ev) => {
     if (ev.button !== 0) return;
