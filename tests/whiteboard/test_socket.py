@@ -204,3 +204,20 @@ async def test_late_joiner_snapshot_then_since_misses_nothing(room, user):
             replayed = await board_event(late)
             assert (replayed["seq"], replayed["data"]["shape"]["id"]) == (3, later["id"])
             assert await no_board_event(late)
+
+
+async def test_a_stroke_at_the_point_limit_fits_in_one_socket_frame(room, user):
+    """5,000 whole-unit points at the far corner (what the browser sends) stay under 64 KiB."""
+    import json
+
+    points = [[1600, 1000]] * 5000
+    shape = new_shape("stroke", data={"points": points, "color": "#112233", "width": 64})
+    frame = json.dumps({"action": "board.draw", "request_id": "big", "topic": topic(room),
+                        "data": {"shape": shape}}, separators=(",", ":"))
+    assert len(frame.encode()) < 64 * 1024
+    async with connect_ws(user) as ws:
+        await ws.send(frame)
+        reply = await ws.receive()
+        while reply.get("type") == "event":
+            reply = await ws.receive()
+        assert reply["type"] == "reply" and len(reply["data"]["shape"]["data"]["points"]) == 5000
