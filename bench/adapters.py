@@ -9,6 +9,7 @@ import asyncio
 import html
 import itertools
 import json
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -60,11 +61,20 @@ class Conn:
 
 class Target:
     name = "?"
+    echoes_cursor = True  # a cursor move also reaches its sender (counts in "expected")
 
     def __init__(self, args):
         self.args = args
-        self.url = args.url.rstrip("/") if args.url else self.default_url
+        # --url may list several servers (comma-separated): connections go round-robin,
+        # e.g. two Switchboard processes behind one Redis (scale-out).
+        self.urls = [u.strip().rstrip("/") for u in (args.url or self.default_url).split(",")
+                     if u.strip()]
+        self.url = self.urls[0]
+        self._next_url = itertools.cycle(self.urls)
         self.errors: Counter = Counter()  # server error codes seen ("ours")
+
+    def pick_url(self) -> str:
+        return next(self._next_url)
 
     async def setup(self):
         """Once per run, before any connection (e.g. log in)."""
@@ -89,9 +99,10 @@ class Baseline(Target):
     name, default_url = "baseline", "ws://127.0.0.1:8101"
 
     async def open(self, room, kind="chat"):
-        host = urllib.parse.urlsplit(self.url).netloc
+        url = self.pick_url()
+        host = urllib.parse.urlsplit(url).netloc
         # AllowedHostsOriginValidator rejects a missing Origin, so send the browser's one.
-        ws = await connect(f"{self.url}/ws/chat/{room}/", origin=f"http://{host}", **CONNECT_KW)
+        ws = await connect(f"{url}/ws/chat/{room}/", origin=f"http://{host}", **CONNECT_KW)
         return Conn(ws, room, room)  # group_add ran before accept(): already subscribed
 
     def publish_frame(self, conn, body):
@@ -107,7 +118,7 @@ class Reference(Target):
     name, default_url = "reference", "ws://127.0.0.1:8102"
 
     async def open(self, room, kind="chat"):
-        ws = await connect(self.url + "/", **CONNECT_KW)
+        ws = await connect(self.pick_url() + "/", **CONNECT_KW)
         await ws.send(dumps({"sub": room}))  # no ack in this protocol
         return Conn(ws, room, room)
 
@@ -120,9 +131,18 @@ class Reference(Target):
 
 
 class Ours(Target):
-    """Switchboard's protocol: ws://HOST/ws/?ticket=T, action frames, reply/error/event frames."""
+    """Switchboard's protocol: ws://HOST/ws/?ticket=T, action frames, reply/error/event frames.
+
+    Publishing (fanout/latency, --publisher): `sync` (default) is bench/publisher.py in its
+    own process calling realtime.publish.publish() (durable `notification` events, what a
+    Celery task does); `http` is POST /api/publish/ with the (staff) token; `socket` is
+    `chat.send` over the publisher's own connection (adds chat's message write per send).
+    Cursor moves carry the bench's publisher/counter/time in x and y (the event keeps only
+    those): x = p + n/1e6, y = send time mod 100 s, in ms.
+    """
     name, default_url = "ours", "ws://127.0.0.1:8000/ws"
     PING_EVERY = 25.0
+    echoes_cursor = False  # board.cursor is sent to everyone but the mover
 
     async def setup(self):
         u = urllib.parse.urlsplit(self.url)  # the HTTP API is on the same host unless --api-url
@@ -145,7 +165,7 @@ class Ours(Target):
         # Tickets are single use: one fresh ticket per connection.
         ticket = (await asyncio.to_thread(self._post, "/api/auth/ticket/", {},
                                           {"Authorization": f"Token {self.token}"}))["ticket"]
-        ws = await connect(f"{self.url}/?ticket={urllib.parse.quote(ticket)}", **CONNECT_KW)
+        ws = await connect(f"{self.pick_url()}/?ticket={urllib.parse.quote(ticket)}", **CONNECT_KW)
         topic = f"{'board' if kind == 'board' else 'room'}:{room}"
         conn = Conn(ws, room, topic)
         await ws.send(dumps({"action": "subscribe", "request_id": "1", "topic": topic, "data": {}}))
@@ -171,21 +191,40 @@ class Ours(Target):
         return dumps({"action": "chat.send", "request_id": str(rid), "topic": conn.topic,
                       "data": {"body": body, "client_id": f"{self.client_tag}-{id(conn)}-{rid}"}})
 
+    def http_publish(self, body):
+        """POST /api/publish/ (sync; run it in a thread): one durable `notification`."""
+        return self._post("/api/publish/", {"topic": f"room:{self.args.room}", "event": "notification",
+                                            "data": {"body": body}},
+                          {"Authorization": f"Token {self.token}"})
+
     def cursor_frame(self, conn, payload):
-        # x/y are what the protocol defines; t/p/n ride along for latency if the server keeps them.
+        x = payload["p"] + (payload["n"] % 1_000_000) / 1e6
+        y = round((payload["t"] % 100.0) * 1000.0, 3)
         return dumps({"action": "board.cursor", "request_id": str(next(conn.ids)),
-                      "topic": conn.topic, "data": {"x": payload["n"] % 1000,
-                                                    "y": payload["n"] % 700, **payload}})
+                      "topic": conn.topic, "data": {"x": x, "y": y}})
+
+    @staticmethod
+    def _cursor_payload(data):
+        x, y = data.get("x"), data.get("y")
+        if not isinstance(x, (int, float)) or not isinstance(y, (int, float)):
+            return None
+        p = int(x)
+        now = time.time()
+        age_ms = ((now % 100.0) * 1000.0 - y) % 100_000.0
+        return {"t": now - age_ms / 1000.0, "p": p, "n": round((x - p) * 1e6)}
 
     def decode(self, raw):
         f = orjson.loads(raw)
         kind = f.get("type")
         if kind == "event":
             data = f.get("data") or {}
-            if f.get("event") == "chat.message":
+            event = f.get("event")
+            if event == "notification":
+                payload = parse_payload(data.get("body"))
+            elif event == "chat.message":
                 payload = parse_payload((data.get("message") or {}).get("body"))
-            elif f.get("event") == "board.cursor":
-                payload = parse_payload(data.get("cursor", data))
+            elif event == "board.cursor":
+                payload = self._cursor_payload(data)
             else:  # presence etc.: still part of the topic's seq stream
                 payload = None
             seq = f.get("seq")

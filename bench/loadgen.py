@@ -29,11 +29,15 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import psutil
+
 if __package__ in (None, ""):  # also runnable as `python bench/loadgen.py`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.adapters import TARGETS, dumps
 from bench.metrics import Monitor, Stats, raise_nofile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCENARIOS = {}
 
@@ -54,13 +58,15 @@ class Ctx:
         self.closing = False
         self.dropped = 0  # connections the server closed during the run
         self._pad = None
+        # Tags this run's payloads: a late delivery of an earlier run's backlog is not counted.
+        self.run_id = os.urandom(4).hex()
 
     def body(self, pub, n) -> str:
         """A payload string of about --payload bytes carrying send time, publisher, counter."""
         if self._pad is None:
-            bare = len(dumps({"t": time.time(), "p": 0, "n": 10**6, "pad": ""}))
+            bare = len(dumps({"t": time.time(), "p": 0, "n": 10**6, "r": self.run_id, "pad": ""}))
             self._pad = "x" * max(0, self.args.payload - bare)
-        return dumps({"t": time.time(), "p": pub, "n": n, "pad": self._pad})
+        return dumps({"t": time.time(), "p": pub, "n": n, "r": self.run_id, "pad": self._pad})
 
     async def open_many(self, rooms, kind="chat"):
         """Open (connect + subscribe) one connection per room entry, bounded concurrency.
@@ -140,39 +146,121 @@ class Ctx:
         return out
 
 
+class ExternalPublisher:
+    """bench/publisher.py in its own process (--publisher sync): started before the
+    subscribers connect (Django set-up is not timed), told "go" after they settle."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.ps = psutil.Process(proc.pid)
+
+    @classmethod
+    async def start(cls, a, paced, run_id):
+        kind = "ours" if a.target == "ours" else "baseline"
+        topic = f"room:{a.room}"
+        cmd = [sys.executable, "-m", "bench.publisher", "--kind", kind, "--topic", topic,
+               "--messages", str(a.messages), "--duration", str(a.duration),
+               "--payload", str(a.payload), "--rate", str((a.rate or 10.0) if paced else 0),
+               "--run-id", run_id]
+        env = dict(os.environ)
+        if a.redis_url:
+            env["REDIS_URL"] = a.redis_url
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, cwd=ROOT, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        self = cls(proc)
+        line = await self._line(60)
+        if not line.get("ready"):
+            raise RuntimeError(f"publisher did not start: {line}")
+        return self
+
+    async def _line(self, timeout):
+        while True:
+            raw = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+            if not raw:
+                await self.proc.wait()
+                raise RuntimeError(f"publisher exited with {self.proc.returncode}")
+            if raw.startswith(b"{"):
+                return json.loads(raw)
+
+    async def go(self, timeout):
+        cpu0 = sum(self.ps.cpu_times()[:2])
+        t0 = time.time()
+        self.proc.stdin.write(b"go\n")
+        await self.proc.stdin.drain()
+        try:
+            out = await self._line(timeout)
+            out["publisher_cpu_pct"] = round(
+                100 * (sum(self.ps.cpu_times()[:2]) - cpu0) / max(time.time() - t0, 1e-9), 1)
+            return out
+        finally:
+            await self.stop()
+
+    async def stop(self):
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+def publisher_mode(a):
+    if a.publisher == "auto":
+        return "sync" if a.target == "ours" else "socket"
+    if a.publisher == "http" and a.target != "ours":
+        raise SystemExit("--publisher http is for target ours")
+    if a.publisher == "sync" and a.target == "reference":
+        raise SystemExit("--publisher sync is for targets ours and baseline")
+    return a.publisher
+
+
 async def _publish_run(ctx, name, paced):
     """fanout (paced=False) and latency (paced=True): N subscribers + 1 publisher, one topic."""
     a = ctx.args
-    subs, fails, _ = await ctx.open_many([a.room] * a.clients)
-    pubs, pfails, _ = await ctx.open_many([a.room])
-    if not pubs:
-        await ctx.close_all(subs)
-        return {"scenario": name, "target": a.target, "error": f"publisher: {pfails}"}
-    pub, stats = pubs[0], Stats()
-    readers = ctx.start_readers(subs, stats) + ctx.start_readers(pubs)  # publisher: drain only
-    await asyncio.sleep(a.settle)
-    ctx.mon.start()
-    sent, t0 = 0, time.time()
-    end, period = t0 + a.duration, 1.0 / (a.rate or 10.0)
-    while sent < a.messages and time.time() < end:
-        if paced:  # absolute schedule: no drift, no bursts
-            delay = t0 + sent * period - time.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        await pub.ws.send(ctx.target.publish_frame(pub, ctx.body(0, sent)))
-        sent += 1
-        if not paced:
-            await asyncio.sleep(0)  # let the readers run; not a throttle
-    pub_s = time.time() - t0
-    expected = sent * len(subs)
-    drain = await ctx.drain(stats, expected)
-    span = (stats.last or time.time()) - t0
-    out = ctx.result(name, len(subs), stats, sent=sent, expected=expected,
-                     drain=drain, publish_s=round(pub_s, 3), publish_rate=round(sent / pub_s, 1),
-                     deliveries_per_s=round(stats.delivered / span, 1) if span > 0 else None,
-                     connect_failures=fails)
-    await ctx.close_all(subs + pubs, readers)
-    return out
+    mode = publisher_mode(a)
+    ext = await ExternalPublisher.start(a, paced, ctx.run_id) if mode == "sync" else None
+    try:
+        subs, fails, _ = await ctx.open_many([a.room] * a.clients)
+        pubs, pfails = [], {}
+        if mode == "socket":
+            pubs, pfails, _ = await ctx.open_many([a.room])
+            if not pubs:
+                await ctx.close_all(subs)
+                return {"scenario": name, "target": a.target, "error": f"publisher: {pfails}"}
+        stats = Stats(ctx.run_id)
+        readers = ctx.start_readers(subs, stats) + ctx.start_readers(pubs)  # publisher: drain only
+        await asyncio.sleep(a.settle)
+        ctx.mon.start()
+        sent, t0, extra = 0, time.time(), {}
+        end, period = t0 + a.duration, 1.0 / (a.rate or 10.0)
+        if ext is not None:
+            extra = await ext.go(a.duration + 60)
+            sent = extra.pop("sent")
+            pub_s = extra.pop("publish_s")
+        else:
+            while sent < a.messages and time.time() < end:
+                if paced:  # absolute schedule: no drift, no bursts
+                    delay = t0 + sent * period - time.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                if mode == "http":
+                    await asyncio.to_thread(ctx.target.http_publish, ctx.body(0, sent))
+                else:
+                    await pubs[0].ws.send(ctx.target.publish_frame(pubs[0], ctx.body(0, sent)))
+                sent += 1
+                if not paced:
+                    await asyncio.sleep(0)  # let the readers run; not a throttle
+            pub_s = time.time() - t0
+            extra["publish_rate"] = round(sent / pub_s, 1)
+        expected = sent * len(subs)
+        drain = await ctx.drain(stats, expected)
+        span = (stats.last or time.time()) - t0
+        out = ctx.result(name, len(subs), stats, sent=sent, expected=expected, publisher=mode,
+                         drain=drain, publish_s=round(pub_s, 3), **extra,
+                         deliveries_per_s=round(stats.delivered / span, 1) if span > 0 else None,
+                         connect_failures=fails)
+        await ctx.close_all(subs + pubs, readers)
+        return out
+    finally:
+        if ext is not None:
+            await ext.stop()
 
 
 @scenario("fanout")
@@ -223,7 +311,8 @@ async def connect_storm(ctx):
 async def cursor_storm(ctx):
     a = ctx.args
     g = max(1, a.group_size)
-    rooms = [a.board if a.clients <= g else f"{a.board}_{i // g}" for i in range(a.clients)]
+    # Room slugs allow letters, digits and hyphens: bench-0, bench-1, ... (bench/setup_ours.py).
+    rooms = [a.board if a.clients <= g else f"{a.board}-{i // g}" for i in range(a.clients)]
     conns, fails, _ = await ctx.open_many(rooms, kind="board")
     stats, members, sent = Stats(), Counter(c.room for c in conns), Counter()
     readers = ctx.start_readers(conns, stats)
@@ -246,8 +335,9 @@ async def cursor_storm(ctx):
             nxt = max(nxt + period, time.time() - period)  # when late, skip: no catch-up burst
 
     await asyncio.gather(*(mover(i, c) for i, c in enumerate(conns)), return_exceptions=True)
-    # "ours" may coalesce or not echo cursor moves by design: "lost" is then not a defect.
-    expected = sum(n * members[room] for room, n in sent.items())
+    # "ours" does not echo a move to its mover, and drops moves above 20/s per connection.
+    others = 0 if ctx.target.echoes_cursor else 1
+    expected = sum(n * (members[room] - others) for room, n in sent.items())
     drain = await ctx.drain(stats, expected, quiet=2.0)
     span = (stats.last or time.time()) - t0
     out = ctx.result("cursor-storm", len(conns), stats, sent=sum(sent.values()),
@@ -270,6 +360,9 @@ async def ingest(ctx):
             raise
         return {"scenario": "ingest", "target": ctx.args.target,
                 "error": "not implemented yet (bench/ingest.py missing)"}
+    if not hasattr(mod, "run"):  # the feeds' bench/ingest.py is a command of its own
+        return {"scenario": "ingest", "target": ctx.args.target,
+                "error": "bench/ingest.py has no run(ctx): use `python -m bench.ingest`"}
     return await mod.run(ctx)
 
 
@@ -284,8 +377,14 @@ def parse_args(argv=None):
     p.add_argument("--payload", type=int, default=100, help="payload bytes (approximate)")
     p.add_argument("--duration", type=float, default=10.0, help="seconds of load (idle: of waiting)")
     p.add_argument("--messages", type=int, default=1000, help="fanout/latency: max messages")
-    p.add_argument("--server-pid", type=int, help="sample this process's RSS/CPU (+children)")
+    p.add_argument("--server-pid", help="sample these processes' RSS/CPU (+children); "
+                                        "comma-separated for several servers")
     p.add_argument("--api-url", help="ours: HTTP base for /api/auth/* (default: from --url)")
+    p.add_argument("--publisher", choices=["auto", "socket", "sync", "http"], default="auto",
+                   help="fanout/latency publisher: socket (a client connection), sync "
+                        "(bench/publisher.py process; ours, baseline), http (ours: POST "
+                        "/api/publish/); auto = sync for ours, socket otherwise")
+    p.add_argument("--redis-url", help="REDIS_URL for a sync publisher (default: inherited)")
     p.add_argument("--username", default="bench")
     p.add_argument("--password", default="bench-pass")
     p.add_argument("--room", default="bench", help="room name (topic room:<name> for ours)")

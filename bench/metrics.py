@@ -28,7 +28,8 @@ def pct(sorted_vals, q):
 class Stats:
     """Deliveries seen by all receiving connections of one run."""
 
-    def __init__(self):
+    def __init__(self, run_id=None):
+        self.run_id = run_id    # payloads tagged with another run's "r" are not counted
         self.delivered = 0
         self.out_of_order = 0   # a publisher's counter did not increase at some receiver
         self.seq_gaps = 0       # "ours": per-topic seq did not go up by exactly 1
@@ -44,8 +45,8 @@ class Stats:
                 self.seq_gaps += 1
             if prev is None or seq > prev:
                 conn.last_seq[topic] = seq
-        if payload is None:
-            return  # not a bench message (presence, someone else's chat...)
+        if payload is None or payload.get("r", self.run_id) != self.run_id:
+            return  # not a bench message of this run (presence, an earlier run's backlog...)
         self.delivered += 1
         self.first = self.first or now
         self.last = now
@@ -78,14 +79,17 @@ class Monitor:
     """Samples the server's RSS (process + children) and CPU, and this process's CPU."""
 
     def __init__(self, pid):
-        self.proc = psutil.Process(pid) if pid else None
+        """pid: an int, or "PID[,PID...]" (several server processes are summed)."""
+        pids = [int(p) for p in str(pid).split(",") if p.strip()] if pid else []
+        self.procs = [psutil.Process(p) for p in pids]
+        self.proc = self.procs[0] if self.procs else None
         self.me = psutil.Process()
         self.rss_start = self.rss_max = self.rss_end = None
         self._task = self._last = None
         self.t0 = None
 
     def _procs(self):
-        return [self.proc, *self.proc.children(recursive=True)]
+        return [q for p in self.procs for q in (p, *p.children(recursive=True))]
 
     def _rss_kb(self):
         try:

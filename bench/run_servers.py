@@ -38,7 +38,18 @@ def _raise_nofile():
 
 
 def command(kind: str, port: int, host="127.0.0.1"):
-    """(argv, url the load generator should use) for a server kind."""
+    """(argv, url the load generator should use) for a server kind.
+
+    ours / ours-uvicorn: Switchboard (project.asgi) under daphne, or uvicorn with uvloop;
+    the caller supplies its environment (DATABASE_URL, REDIS_URL, SECRET_KEY...: see
+    bench/run_all.py)."""
+    if kind == "ours":
+        return ([PY, "-m", "daphne", "-b", host, "-p", str(port), "project.asgi:application"],
+                f"ws://{host}:{port}/ws")
+    if kind == "ours-uvicorn":
+        return ([PY, "-m", "uvicorn", "project.asgi:application", "--host", host, "--port", str(port),
+                 "--loop", "uvloop", "--ws", "websockets", "--lifespan", "off", "--no-access-log"],
+                f"ws://{host}:{port}/ws")
     if kind == "baseline":
         return ([PY, "-m", "daphne", "-b", host, "-p", str(port), "bench.baseline.asgi:application"],
                 f"ws://{host}:{port}")
@@ -48,12 +59,16 @@ def command(kind: str, port: int, host="127.0.0.1"):
 
 
 class Server:
-    def __init__(self, kind, port=None, host="127.0.0.1", redis_url=None, log=None):
+    def __init__(self, kind, port=None, host="127.0.0.1", redis_url=None, log=None, env=None,
+                 cpus=None):
+        """env: extra environment; cpus: e.g. "0" or "0,1" to pin with taskset."""
         self.kind, self.host = kind, host
         self.port = port or free_port(host)
         argv, self.url = command(kind, self.port, host)
-        env = dict(os.environ, PYTHONUNBUFFERED="1",
-                   REDIS_URL=redis_url or os.environ.get("REDIS_URL", DEFAULT_REDIS))
+        if cpus is not None:
+            argv = ["taskset", "-c", str(cpus), *argv]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1",
+               "REDIS_URL": redis_url or os.environ.get("REDIS_URL", DEFAULT_REDIS), **(env or {})}
         if kind == "baseline":
             env["DJANGO_SETTINGS_MODULE"] = "bench.baseline.settings"
         _raise_nofile()
@@ -105,7 +120,7 @@ def start_server(kind, port=None, timeout=30.0, **kw) -> Server:
 
 def main():
     p = argparse.ArgumentParser(description="start the bench comparison servers")
-    p.add_argument("kinds", nargs="+", choices=["baseline", "reference"])
+    p.add_argument("kinds", nargs="+", choices=["baseline", "reference", "ours", "ours-uvicorn"])
     p.add_argument("--for", dest="hold", type=float, default=3600.0,
                    help="seconds to keep them up (default 3600; Ctrl-C stops earlier)")
     p.add_argument("--log", help="append server output to this file")
