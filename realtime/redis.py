@@ -23,14 +23,16 @@ _sync = {}
 _async = weakref.WeakKeyDictionary()
 
 
+def _pool_options():
+    return {"max_connections": POOL_SIZE, "timeout": COMMAND_TIMEOUT, "socket_timeout": COMMAND_TIMEOUT,
+            "socket_connect_timeout": COMMAND_TIMEOUT, "health_check_interval": 30}
+
+
 def sync_client():
     key = os.getpid()
     client = _sync.get(key)
     if client is None:
-        pool = redis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, max_connections=POOL_SIZE, timeout=COMMAND_TIMEOUT,
-            socket_timeout=COMMAND_TIMEOUT, socket_connect_timeout=COMMAND_TIMEOUT,
-            health_check_interval=30)
+        pool = redis.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options())
         client = _sync[key] = redis.Redis(connection_pool=pool)
     return client
 
@@ -39,9 +41,6 @@ def async_client():
     loop = asyncio.get_running_loop()
     client = _async.get(loop)
     if client is None:
-        pool = aredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, max_connections=POOL_SIZE, timeout=COMMAND_TIMEOUT,
-            socket_timeout=COMMAND_TIMEOUT, socket_connect_timeout=COMMAND_TIMEOUT,
-            health_check_interval=30)
+        pool = aredis.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options())
         client = _async[loop] = aredis.Redis(connection_pool=pool)
     return client
