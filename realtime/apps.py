@@ -7,7 +7,7 @@ class RealtimeConfig(AppConfig):
 
     def ready(self):
         """Registers the built-in actions and the `user:<id>` topic; hooks logout."""
-        from realtime import builtins, signals
+        from realtime import builtins, checks, signals  # noqa: F401  (checks registers itself)
 
         builtins.register()
         signals.connect()

@@ -22,6 +22,8 @@ from collections import defaultdict
 import orjson
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from realtime.registry import check_event, parse_topic, topic_group
 
@@ -32,6 +34,10 @@ logger = logging.getLogger("realtime.publish")
 SEND_CHUNK = 500
 # Seconds flush() waits for queued sends (Celery tasks flush before they are acked).
 FLUSH_TIMEOUT = 10.0
+# A send is tried this often, SEND_RETRY_DELAY s apart (growing): enough to ride out a
+# stale connection after a Redis restart, short enough not to stall the sender.
+SEND_ATTEMPTS = 3
+SEND_RETRY_DELAY = 0.2
 
 
 def frame(topic, event, seq, data):
@@ -130,16 +136,29 @@ def _group_messages(messages):
         yield batch[0]["topic"], batch
 
 
+async def _group_send(group, message):
+    """group_send, retried once: after a Redis restart a process's pooled connection fails
+    its first command, and the retry gets a fresh one.  Without this, control messages
+    (logout, kick) and ephemeral events sent right after a restart would be lost."""
+    layer = get_channel_layer()
+    for attempt in range(SEND_ATTEMPTS):
+        try:
+            return await layer.group_send(group, message)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            if attempt == SEND_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(SEND_RETRY_DELAY * (attempt + 1))
+
+
 async def send_messages(messages):
     """Sends prepared event messages to every process with subscribers (async)."""
-    layer = get_channel_layer()
     for topic, batch in _group_messages(messages):
-        await layer.group_send(topic_group(topic), {"type": "rt.events", "events": batch})
+        await _group_send(topic_group(topic), {"type": "rt.events", "events": batch})
 
 
 async def send_control(group, message):
     """Sends a server-only control message (close a user's sockets, push to a connection)."""
-    await get_channel_layer().group_send(group, message)
+    await _group_send(group, message)
 
 
 async def apublish(topic, event, data, *, ephemeral=False, exclude_connection=None):

@@ -28,7 +28,8 @@ def test_readyz_reports_each_dependency(client):
 def test_readyz_is_503_naming_an_unreachable_broker(client, monkeypatch):
     from project.celery import app
 
-    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    for name in ("broker_url", "broker_write_url", "broker_read_url"):
+        monkeypatch.setattr(app.conf, name, "redis://127.0.0.1:1/0")
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["failing"] == ["broker"]

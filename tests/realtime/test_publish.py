@@ -97,3 +97,11 @@ async def test_publish_many_assigns_consecutive_seqs_per_topic(user, make_user):
         (f"user:{user.pk}", "notification", {}), (f"user:{other.pk}", "notification", {}),
         (f"user:{user.pk}", "notification", {})])
     assert seqs == [1, 1, 2]
+
+
+def test_timer_settings_in_the_wrong_order_fail_the_system_check(settings):
+    from realtime.checks import timer_order
+
+    assert timer_order(None) == []
+    settings.REALTIME_CONNECTION_STALE_AFTER = settings.REALTIME_HEARTBEAT_INTERVAL
+    assert [e.id for e in timer_order(None)] == ["realtime.E001"]
