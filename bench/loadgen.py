@@ -116,9 +116,10 @@ class Ctx:
                                               return_exceptions=True), 15)
         self.closing = False
 
-    async def drain(self, stats, expected, quiet=3.0):
+    async def drain(self, stats, expected, quiet=None):
         """Wait for deliveries to reach `expected`; give up after `quiet` s without progress
         or --drain s in all. Returns how it ended: "complete", "quiet" or "deadline"."""
+        quiet = self.args.quiet if quiet is None else quiet
         end, last, changed = time.time() + self.args.drain, -1, time.time()
         while stats.delivered < expected:
             if time.time() >= end:
@@ -161,7 +162,7 @@ class ExternalPublisher:
         cmd = [sys.executable, "-m", "bench.publisher", "--kind", kind, "--topic", topic,
                "--messages", str(a.messages), "--duration", str(a.duration),
                "--payload", str(a.payload), "--rate", str((a.rate or 10.0) if paced else 0),
-               "--run-id", run_id]
+               "--run-id", run_id, *(["--ephemeral"] if a.ephemeral else [])]
         env = dict(os.environ)
         if a.redis_url:
             env["REDIS_URL"] = a.redis_url
@@ -385,6 +386,14 @@ def parse_args(argv=None):
                         "(bench/publisher.py process; ours, baseline), http (ours: POST "
                         "/api/publish/); auto = sync for ours, socket otherwise")
     p.add_argument("--redis-url", help="REDIS_URL for a sync publisher (default: inherited)")
+    p.add_argument("--ephemeral", action="store_true",
+                   help="sync publisher (ours): ephemeral publishes (no outbox write, seq null)")
+    p.add_argument("--quiet", type=float, default=3.0,
+                   help="drain: seconds without a delivery that end the wait (really lost)")
+    p.add_argument("--mint-tickets", metavar="REDIS_URL",
+                   help="ours: write connect tickets straight to this Redis (skips the HTTP "
+                        "ticket request; for idle runs)")
+    p.add_argument("--mint-user", type=int, help="ours: user id for --mint-tickets")
     p.add_argument("--username", default="bench")
     p.add_argument("--password", default="bench-pass")
     p.add_argument("--room", default="bench", help="room name (topic room:<name> for ours)")

@@ -35,7 +35,7 @@ def make_body(pad_to, run_id):
     return body
 
 
-def sender(kind, topic):
+def sender(kind, topic, ephemeral=False):
     """(send(body) for one message, flush()) for the publisher kind."""
     if kind == "ours":
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
@@ -45,7 +45,7 @@ def sender(kind, topic):
         from realtime.publish import flush, publish
 
         def send(body):
-            publish(topic, "notification", {"body": body})
+            publish(topic, "notification", {"body": body}, ephemeral=ephemeral)
 
         return send, flush
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.baseline.settings"
@@ -73,11 +73,12 @@ def main(argv=None):
     p.add_argument("--rate", type=float, default=0.0, help="messages/s; 0 = as fast as possible")
     p.add_argument("--payload", type=int, default=100)
     p.add_argument("--pub-id", type=int, default=0, help="the payload's publisher id `p`")
+    p.add_argument("--ephemeral", action="store_true", help="ours: ephemeral (no outbox row)")
     p.add_argument("--run-id", default="", help="the payload's run tag `r`")
     p.add_argument("--no-wait", action="store_true", help="start at once (no ready/go handshake)")
     args = p.parse_args(argv)
 
-    send, flush = sender(args.kind, args.topic)
+    send, flush = sender(args.kind, args.topic, args.ephemeral)
     body = make_body(args.payload, args.run_id)
     # Warm-up: connections made, first-call costs paid (tagged: never counted as delivered).
     send(make_body(args.payload, "warm-up")(-1, -1))

@@ -82,7 +82,7 @@ def render(rows, info):
             "connects/s (1,000) | sync publishes/s to 1,000 subs | cursor-storm deliveries/s |",
             "|---|---|---|---|---|---|---|---|---|"]
     for prefix, label in SERVERS:
-        idle = get(prefix, "idle-10k") or get(prefix, "idle-1000")
+        idle = next((r for k, r in by.items() if k.startswith(f"{prefix}-idle-")), None)
         idle_s = _err(idle) if not _ok(idle) else \
             f"{_num(idle.get('kb_per_conn'), 1)} ({_num(idle.get('clients'))} conns)"
         conn = get(prefix, "connect-1000")
