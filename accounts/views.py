@@ -6,6 +6,7 @@ from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 
 from accounts.forms import SignUpForm
+from realtime.throttles import LoginRateThrottle, WriteRateThrottle
 
 
 class SignUpView(CreateView):
@@ -21,7 +22,12 @@ class SignUpView(CreateView):
 
 
 class TokenView(ObtainAuthToken):
-    """POST {"username", "password"} -> {"token"}: the API token for scripts and apps."""
+    """POST {"username", "password"} -> {"token"}: the API token for scripts and apps.
+
+    Throttled (DRF's ObtainAuthToken is not): per address for password guessing, and with
+    the site's write rate."""
+
+    throttle_classes = [LoginRateThrottle, WriteRateThrottle]
 
     @extend_schema(
         request=inline_serializer(

@@ -160,6 +160,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         # REST writes per user (or address): generous for people, stops a runaway script.
         "writes": os.environ.get("REST_WRITE_RATE", "600/min"),
+        # Token requests per client address: a person mistypes a few times, a guesser
+        # tries thousands.
+        "login": os.environ.get("REST_LOGIN_RATE", "30/min"),
     },
 }
 SPECTACULAR_SETTINGS = {

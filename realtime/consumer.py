@@ -63,6 +63,7 @@ class RealtimeConsumer:
         self.out = deque()
         self.wake = asyncio.Event()
         self.closing = False
+        self.cleaned_up = False
         self.close_code = None
         self.hub = None
         self.writer = None
@@ -131,8 +132,12 @@ class RealtimeConsumer:
         return True
 
     async def cleanup(self):
+        """Once per connection: leaves the hub and logs the close."""
         self.closing = True
         self.wake.set()
+        if self.cleaned_up:
+            return
+        self.cleaned_up = True
         if self.hub is not None:
             metrics.CONNECTIONS.dec()
             try:
@@ -148,7 +153,7 @@ class RealtimeConsumer:
             return
         if len(self.out) >= settings.REALTIME_SEND_QUEUE_LIMIT:
             logger.warning("connection %s is not reading; closing it", self.id)
-            self.close(CLOSE_SLOW_CONSUMER)
+            self.abort(CLOSE_SLOW_CONSUMER)
             return
         self.out.append(text)
         self.wake.set()
@@ -163,6 +168,29 @@ class RealtimeConsumer:
             self.close_code = code
             self.out.append((_CLOSE, code))
             self.wake.set()
+
+    def abort(self, code):
+        """Closes at once, dropping queued frames: the writer may be stuck in send() on a
+        peer that does not read, so the close cannot wait behind it.  The server then
+        sends the close and drops the transport after its close timeout."""
+        if self.closing:
+            return
+        metrics.CLOSES.labels(str(code)).inc()
+        self.closing = True
+        self.close_code = code
+        self.out.clear()
+        if self.writer is not None:
+            self.writer.cancel()
+        asyncio.ensure_future(self._send_close(code))
+        # Release everything server-side now (hub, presence, the Connection row): the
+        # transport itself may linger until the peer's TCP goes, but holds nothing more.
+        asyncio.ensure_future(self.cleanup())
+
+    async def _send_close(self, code):
+        try:
+            await self._send({"type": "websocket.close", "code": code})
+        except Exception:  # already gone: the receive side cleans up
+            pass
 
     async def _write_loop(self):
         out, send = self.out, self._send

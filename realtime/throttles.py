@@ -18,3 +18,13 @@ class WriteRateThrottle(SimpleRateThrottle):
         else:
             ident = self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class LoginRateThrottle(SimpleRateThrottle):
+    """Credential checks (POST /api/auth/token/) per client address: slows password
+    guessing whatever username is tried."""
+
+    scope = "login"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

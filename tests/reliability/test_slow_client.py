@@ -163,13 +163,9 @@ async def test_uvicorn_bounds_a_non_reading_clients_queue_closes_it_4503_and_nob
     sock.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "realtime/consumer.py: close(4503) appends the close behind the write loop, which is blocked "
-    "in send() on a peer that does not read, so the close is never sent; uvicorn's keepalive ping "
-    "fails too (websockets' concurrent drain assertion), so the TCP connection and its Connection "
-    "row stay open until the client goes away. Fix: on 4503 cancel the writer task and send "
-    "websocket.close directly (websockets then aborts the transport after its close_timeout)."))
 async def test_uvicorn_drops_a_client_that_never_reads_within_15_seconds(asgi_server, make_user):
+    """The close frame cannot reach a peer that does not read, so the server releases the
+    connection on its side at once (hub, presence, the row closed with 4503)."""
     from realtime.models import Connection
 
     server = asgi_server("uvicorn", REALTIME_SEND_QUEUE_LIMIT=str(QUEUE_LIMIT))
