@@ -1,5 +1,6 @@
 from django.contrib.auth import login
-from django.shortcuts import redirect
+from django.contrib.auth.views import LoginView
+from django.shortcuts import redirect, render
 from django.views.generic import CreateView
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -7,6 +8,21 @@ from rest_framework.authtoken.views import ObtainAuthToken
 
 from accounts.forms import SignUpForm
 from realtime.throttles import LoginRateThrottle, WriteRateThrottle
+
+
+class ThrottledLoginView(LoginView):
+    """Django's log-in page with the API's per-address login throttle on POST."""
+
+    def post(self, request, *args, **kwargs):
+        throttle = LoginRateThrottle()
+        if not throttle.allow_request(request, self):
+            wait = int(throttle.wait() or 60) + 1
+            response = render(request, "registration/login.html",
+                              {"form": self.get_form(), "throttled": True, "retry_after": wait},
+                              status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        return super().post(request, *args, **kwargs)
 
 
 class SignUpView(CreateView):

@@ -35,7 +35,10 @@ def check_events(events, *, first_index=0):
         raise Invalid("events must be a list of event objects.", field="events")
     if not events:
         raise Invalid("events must not be empty.", field="events")
-    slugs = {e["feed"] for e in events if isinstance(e, dict) and isinstance(e.get("feed"), str)}
+    # Only look up what could be a slug: a NUL byte or an over-long value would make
+    # PostgreSQL raise before validation names the bad field.
+    slugs = {e["feed"] for e in events if isinstance(e, dict) and isinstance(e.get("feed"), str)
+             and re.match(SLUG_RE, e["feed"])}
     known = set(Feed.objects.filter(slug__in=slugs).values_list("slug", flat=True))
     clean, errors = validate_events(events, known_feeds=known, first_index=first_index)
     if errors:

@@ -130,3 +130,18 @@ def test_production_settings_hold_exactly_the_given_hosts():
     result = _import_production_settings(DEBUG="0", ALLOWED_HOSTS="example.com,.example.org")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['example.com', '.example.org']"
+
+
+def test_password_guessing_through_the_login_form_is_throttled(client, settings, monkeypatch):
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import SimpleRateThrottle
+
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login": "3/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", api_settings.DEFAULT_THROTTLE_RATES)
+    statuses = [client.post("/accounts/login/", {"username": "x", "password": f"guess{n}"}).status_code
+                for n in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    blocked = client.post("/accounts/login/", {"username": "x", "password": "again"})
+    assert blocked.status_code == 429 and int(blocked["Retry-After"]) > 0
+    assert b"Too many attempts" in blocked.content

@@ -81,18 +81,7 @@ def _known_path(case, objects):
     return {name: path.get(name, value) for name, value in (case.path_parameters or {}).items()}
 
 
-def _known_bug(case):
-    """Cases of a bug already pinned by an xfail test (remove when it is fixed):
-    a NUL in an ingest event's feed slug is a 500 on PostgreSQL (tests/security/test_null_bytes.py)."""
-    body = case.body if isinstance(case.body, dict) else {}
-    events = body.get("events") if isinstance(body.get("events"), list) else []
-    return case.path == "/api/events/" and any(
-        isinstance(e, dict) and isinstance(e.get("feed"), str) and "\x00" in e["feed"] for e in events)
-
-
 def _run(case, objects):
-    if _known_bug(case):
-        return
     headers = {"Authorization": f"Token {objects['token']}"}
     case.call_and_validate(headers=headers, checks=CHECKS)
     if case.path_parameters:
