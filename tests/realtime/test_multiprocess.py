@@ -148,3 +148,22 @@ async def test_presence_spans_processes_and_a_killed_process_leaves_within_two_h
         assert await sync_to_async(sweep_connections)() == 0  # idempotent
         await asyncio.wait_for(bob_client.closed.wait(), 5)  # B's socket died with it
         await bob_client.close()
+
+
+async def test_a_server_shutting_down_closes_its_sockets_1001_and_clients_resume_elsewhere(daphne, user):
+    import asyncio
+    import signal
+
+    server_a, server_b = daphne(2)
+    client = await connect_client(server_a, user)
+    await client.subscribe("open:shutdown")
+    await publish_async("open:shutdown", {"n": 1})
+    assert seqs(await client.collect(lambda e: e["seq"] == 1)) == [1]
+    server_a.proc.send_signal(signal.SIGTERM)  # a deploy or restart
+    await asyncio.wait_for(client.closed.wait(), 10)
+    assert client.close_code == 1001  # "going away": reconnect elsewhere
+    await publish_async("open:shutdown", {"n": 2})
+    async with await connect_client(server_b, user) as again:
+        reply = await again.subscribe("open:shutdown", since=1)
+        assert reply["recovered"] is True
+        assert seqs(await again.collect(lambda e: e["seq"] == 2)) == [2]
