@@ -76,6 +76,10 @@ class Target:
     def pick_url(self) -> str:
         return next(self._next_url)
 
+    def board_room(self, base, i) -> str:
+        """Room name of cursor-storm board i (the tutorial's URL takes \\w+ only)."""
+        return f"{base}_{i}"
+
     async def setup(self):
         """Once per run, before any connection (e.g. log in)."""
 
@@ -143,6 +147,9 @@ class Ours(Target):
     name, default_url = "ours", "ws://127.0.0.1:8000/ws"
     PING_EVERY = 25.0
     echoes_cursor = False  # board.cursor is sent to everyone but the mover
+
+    def board_room(self, base, i):
+        return f"{base}-{i}"  # room slugs: letters, digits, hyphens (bench/setup_ours.py)
 
     async def setup(self):
         u = urllib.parse.urlsplit(self.url)  # the HTTP API is on the same host unless --api-url

@@ -312,8 +312,8 @@ async def connect_storm(ctx):
 async def cursor_storm(ctx):
     a = ctx.args
     g = max(1, a.group_size)
-    # Room slugs allow letters, digits and hyphens: bench-0, bench-1, ... (bench/setup_ours.py).
-    rooms = [a.board if a.clients <= g else f"{a.board}-{i // g}" for i in range(a.clients)]
+    rooms = [a.board if a.clients <= g else ctx.target.board_room(a.board, i // g)
+             for i in range(a.clients)]
     conns, fails, _ = await ctx.open_many(rooms, kind="board")
     stats, members, sent = Stats(), Counter(c.room for c in conns), Counter()
     readers = ctx.start_readers(conns, stats)

@@ -71,7 +71,8 @@ def render(rows, info):
                f"{info['mem_gb']} GB, Python {info['python']}, Linux {info['kernel']}; "
                f"database {info['database']}, Redis {info['redis']}; loopback; the load generator "
                f"(one Python process) shares the machine. Load average before/after: "
-               f"{info['load_before']} / {info['load_after']}. Whole set: {info['total_s']} s. "
+               f"{info['load_before']} / {info['load_after']} (of the last invocation). "
+               f"Whole set: {info['total_s']} s. "
                f"Raw rows: `{info['results']}`.")
     for note in info.get("notes") or []:
         out.append(f"\n**Fallback:** {note}.")

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import subprocess
@@ -326,6 +327,9 @@ def main(argv=None):
     p.add_argument("--no-docs", action="store_true", help="don't rewrite docs/performance.md")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "results",
                                                  time.strftime("run-%Y%m%d-%H%M%S.jsonl")))
+    p.add_argument("--update", metavar="RESULTS_JSONL",
+                   help="re-run only the --only runs, replace them in this earlier result file's "
+                        "rows and rewrite the docs from the merged rows (marked as re-runs)")
     p.add_argument("--budget", type=float, default=570.0,
                    help="seconds; runs that would start after this are skipped (reported)")
     args = p.parse_args(argv)
@@ -336,6 +340,8 @@ def main(argv=None):
                                                                 for o in args.only))
     if args.quick:
         entries = [quick(e) for e in entries]
+    if args.update:
+        args.out = args.update
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     info = machine()
     rows = []
@@ -366,12 +372,39 @@ def main(argv=None):
                 date=time.strftime("%Y-%m-%d %H:%M %Z"), results=os.path.relpath(args.out, ROOT))
     if errors:
         print("server log tail:\n" + errors, file=sys.stderr)
+    if args.update:
+        rows = merge(args.update, rows, info)
     md = report.render(rows, info)
     print(md)
-    if not args.no_docs and not args.quick and not args.only:
+    if not args.no_docs and not args.quick and (not args.only or args.update):
         report.rewrite_docs(md)
         print("docs/performance.md rewritten", file=sys.stderr)
     print(f"total {info['total_s']} s", file=sys.stderr)
+
+
+def merge(path, new_rows, info):
+    """Rows of an earlier full run with the re-run ones replaced (the file has both: the
+    last row of an id wins); info keeps the first run's date and notes the re-runs."""
+    with open(path) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    original, seen = [], set()
+    for row in rows:  # the full run: rows until an id repeats
+        if row.get("id") in seen:
+            break
+        seen.add(row.get("id"))
+        original.append(row)
+    fresh = {r.get("id") for r in rows[len(original):]} | {r["id"] for r in new_rows}
+    stamps = [time.mktime(time.strptime(r["at"], "%Y-%m-%dT%H:%M:%S")) for r in original if r.get("at")]
+    if stamps:
+        start = min(stamps) - (original[0].get("wall_s") or 0)
+        info["date"] = time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(start))
+        info["total_s"] = round(max(stamps) - start, 1)
+    if fresh:
+        info["date"] += f" (re-run afterwards: {', '.join(sorted(fresh))})"
+    latest = {}
+    for row in rows:
+        latest[row.get("id")] = row
+    return list(latest.values())
 
 
 def _scheme(url):
@@ -384,7 +417,10 @@ def _tail(path, n=4000):
             text = f.read()
     except OSError:
         return ""
-    bad = [ln for ln in text.splitlines() if "Traceback" in ln or "ERROR" in ln]
+    # The exception lines themselves (not "Traceback" headers), deduplicated.
+    bad = [ln for ln in text.splitlines()
+           if "ERROR" in ln or re.match(r"^[\w.]+(Error|Exception|Timeout)\b", ln)]
+    bad = list(dict.fromkeys(bad))
     return "\n".join(bad[-20:])[-n:]
 
 
