@@ -1,7 +1,8 @@
 """ASGI entry point: HTTP goes to Django, WebSockets to the realtime endpoint.
 
 The WebSocket stack, outside in: origin policy (realtime.auth.OriginPolicyMiddleware),
-session auth (channels' AuthMiddlewareStack), then the URL router with the one endpoint.
+cookies, the session user resolved once at the handshake (realtime.auth.SessionAuthMiddleware:
+unlike channels' AuthMiddlewareStack it does not wrap every send), then the URL router.
 """
 
 import os
@@ -15,15 +16,17 @@ from project import daphne_compat  # noqa: E402
 
 daphne_compat.patch()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.sessions import CookieMiddleware  # noqa: E402
 
-from realtime.auth import OriginPolicyMiddleware  # noqa: E402
+from realtime.auth import OriginPolicyMiddleware, SessionAuthMiddleware  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": OriginPolicyMiddleware(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": OriginPolicyMiddleware(
+            CookieMiddleware(SessionAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

@@ -1,4 +1,4 @@
-"""Lets daphne send the RFC 6455 close codes an endpoint may use (1001, 1008, 1009, 1011).
+"""daphne fixes: RFC 6455 close codes (1001, 1008, 1009, 1011), and no per-frame log formatting.
 
 Autobahn (under daphne) refuses any application close code but 1000 and 3000-4999, so a
 `websocket.close` with 1001 (going away), 1009 (message too big) or 1011 (server error)
@@ -28,3 +28,18 @@ def patch():
 
     WebSocketProtocol.serverClose = server_close
     WebSocketProtocol._switchboard_patched = True
+    _quiet_autobahn_highlighting()
+
+
+def _quiet_autobahn_highlighting():
+    """autobahn formats coloured debug-log arguments (hl/hltype/hlval) for every frame it
+    sends, even with debug logging off: ~25-30 % of its send time in a broadcast
+    (measured with py-spy, docs/performance.md).  The arguments only feed debug logs."""
+    from autobahn.websocket import protocol
+
+    def plain(*args, **kwargs):
+        return ""
+
+    for name in ("hl", "hltype", "hlval"):
+        if hasattr(protocol, name):
+            setattr(protocol, name, plain)

@@ -83,3 +83,25 @@ async def _deny(receive, send):
     message = await receive()
     if message["type"] == "websocket.connect":
         await send({"type": "websocket.close"})  # before accept: the server answers 403
+
+
+class SessionAuthMiddleware:
+    """The session cookie's user in scope["user"], resolved once at the handshake.
+
+    Replaces channels' SessionMiddleware + AuthMiddleware for the socket: those wrap
+    every outgoing message to save a modified session (a lazy-object check per frame,
+    most of the send path's cost in a broadcast), and the socket never modifies the
+    session.  Expects channels' CookieMiddleware outside it.
+    """
+
+    def __init__(self, app):
+        from channels.auth import AuthMiddleware
+
+        self.auth = AuthMiddleware(app)
+
+    async def __call__(self, scope, receive, send):
+        from channels.sessions import InstanceSessionWrapper
+
+        wrapper = InstanceSessionWrapper(scope, send)
+        await wrapper.resolve_session()
+        return await self.auth(wrapper.scope, receive, send)  # the raw send, unwrapped

@@ -36,6 +36,8 @@ CLOSE_FLOOD = 4429
 CLOSE_SLOW_CONSUMER = 4503
 _CLOSE = object()
 MAX_REQUEST_ID_LENGTH = 64
+# Frames one writer sends before letting other sockets' writers run (fairness in a burst).
+WRITER_YIELD_EVERY = 16
 
 
 class RealtimeConsumer:
@@ -196,12 +198,18 @@ class RealtimeConsumer:
         out, send = self.out, self._send
         try:
             while True:
+                written = 0
                 while out:
                     item = out.popleft()
                     if type(item) is tuple and item[0] is _CLOSE:
                         await send({"type": "websocket.close", "code": item[1]})
                         return
                     await send({"type": "websocket.send", "text": item})
+                    written += 1
+                    if written % WRITER_YIELD_EVERY == 0:
+                        # daphne's send never pauses: without this a burst to one socket
+                        # would starve every other socket's writer until it drained.
+                        await asyncio.sleep(0)
                 if self.closing and not out:
                     return
                 self.wake.clear()
