@@ -1,7 +1,33 @@
+"""REST throttles, counted in Redis through the process's shared client.
+
+Django's cache would do, but under ASGI it keeps a cache object (and so a new Redis
+connection) per request context: every throttled request paid a connect.
+"""
+
+import orjson
 from rest_framework.throttling import SimpleRateThrottle
 
+from realtime.redis import sync_client
 
-class WriteRateThrottle(SimpleRateThrottle):
+
+class RedisHistory:
+    """The tiny part of Django's cache API that SimpleRateThrottle uses (get/set)."""
+
+    prefix = "sb:throttle:"
+
+    def get(self, key, default=None):
+        raw = sync_client().get(self.prefix + key)
+        return orjson.loads(raw) if raw else default
+
+    def set(self, key, value, timeout=None):
+        sync_client().set(self.prefix + key, orjson.dumps(value), ex=max(1, int(timeout or 1)))
+
+
+class RedisRateThrottle(SimpleRateThrottle):
+    cache = RedisHistory()
+
+
+class WriteRateThrottle(RedisRateThrottle):
     """Throttles REST writes (POST/PUT/PATCH/DELETE) per user, or per address when
     anonymous; reads are not throttled (they are cheap and cached by clients)."""
 
@@ -20,7 +46,7 @@ class WriteRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class LoginRateThrottle(SimpleRateThrottle):
+class LoginRateThrottle(RedisRateThrottle):
     """Credential checks (POST /api/auth/token/) per client address: slows password
     guessing whatever username is tried."""
 
