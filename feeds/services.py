@@ -264,4 +264,7 @@ def _check_feed_fields(*, title, description, is_public):
         raise Invalid("description must be at most 2000 characters.", field="description")
     if is_public is not None and not isinstance(is_public, bool):
         raise Invalid("is_public must be true or false.", field="is_public")
+    for name, value in (("title", title), ("description", description)):
+        if isinstance(value, str) and "\x00" in value:  # PostgreSQL text cannot hold NUL
+            raise Invalid(f"{name} must not contain NUL characters.", field=name)
 

@@ -8,7 +8,7 @@ logged with its traceback and answered `internal`, never swallowed.
 
 import logging
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 
 logger = logging.getLogger("realtime.errors")
 
@@ -69,6 +69,11 @@ def error_payload(exc, *, context=""):
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable%s: %s", context, exc)
         return Unavailable().payload(), 503
+    if isinstance(exc, DataError):
+        # The database refused a value the validators let through (a NUL character, a
+        # date or offset out of its range): the client's input, so a 400, not a 500.
+        logger.warning("database refused a value%s: %s", context, exc)
+        return Invalid("A value is out of range or contains characters that cannot be stored.").payload(), 400
     if isinstance(exc, DatabaseError):
         logger.exception("database error%s", context, exc_info=exc)
         return Internal().payload(), 500
