@@ -215,7 +215,11 @@ def _parse_time(value, field):
         raise Invalid(f"{field} must be an ISO 8601 date-time.", field=field) from None
     if parsed.tzinfo is None:
         raise Invalid(f"{field} must include a time zone.", field=field)
-    return parsed
+    try:
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
+        return parsed.astimezone(datetime.UTC)
+    except OverflowError:
+        raise Invalid(f"{field} is out of range.", field=field) from None
 
 
 class FeedItems(generics.ListAPIView):
