@@ -2,6 +2,7 @@
 // committed, others' strokes while they are drawn (board.stroke) and their cursors.
 // Tools: pen, line, rect, ellipse, text, note, eraser; colour, width; undo/redo (an
 // erase or a redraw, so they reach everyone); clear for owners.  Mouse, touch and keyboard.
+import { api } from "./api.js";
 import { colourFor } from "./chat.js";
 import { BOARD_H, BOARD_W, drawShape, hits, NOTE_H, NOTE_W } from "./board-render.js";
 import { displayName, el, uuid } from "./dom.js";
@@ -120,9 +121,12 @@ export function startBoard(client, page) {
     else if (event === "presence.leave") dropCursor(data.user && data.user.id);
   }
 
-  async function loadSnapshot() {
+  async function loadSnapshot(overRest = false) {
     ready = false;
-    const snap = await client.request("board.snapshot", topic, {});
+    // After a failed recovery the state is refetched over REST (the same snapshot).
+    const snap = overRest
+      ? await api("GET", `/api/boards/${encodeURIComponent(topic.slice("board:".length))}/`)
+      : await client.request("board.snapshot", topic, {});
     shapes.clear();
     for (const shape of snap.shapes || []) shapes.set(shape.id, shape);
     ready = true;
@@ -134,9 +138,9 @@ export function startBoard(client, page) {
   }
 
   client.subscribe(topic, onEvent, {
-    onResync: () => loadSnapshot().catch((err) => announce(err.message)),
+    onResync: () => loadSnapshot(true).catch((err) => announce(err.message)),
     onError: (err) => announce(`Whiteboard unavailable: ${err.message}`),
-  }).ready.then(loadSnapshot).catch((err) => announce(err.message));
+  }).ready.then(() => loadSnapshot()).catch((err) => announce(err.message));
 
   function onLiveStroke(data) {
     if (!data || !data.id || shapes.has(data.id)) return;

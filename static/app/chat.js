@@ -1,6 +1,7 @@
 // A room's chat: history with "load earlier", live messages, send with Enter (each send
 // has a client_id so a retry after a reconnect never duplicates), edit/delete own,
 // typing indicator, unread marker.  Text only ever goes in as text nodes.
+import { api } from "./api.js";
 import { displayName, el, shortTime, uuid } from "./dom.js";
 
 const PAGE = 50;
@@ -173,7 +174,14 @@ export function startChat(client, page, { onPresence } = {}) {
     oldestId = null;
     markerPlaced = true; // the reader has been here; no marker after a resync
     list.querySelectorAll("li.msg[data-id], li.unread-marker").forEach((n) => n.remove());
-    await loadLatest();
+    // Outside the recovery window: refetch the state over REST (newest first, one page),
+    // then live events continue from the subscribe reply's seq.
+    const page = await api("GET", `/api/rooms/${encodeURIComponent(topic.slice("room:".length))}/messages/`);
+    for (const msg of [...(page.results || [])].reverse()) upsert(msg);
+    hasMore = Boolean(page.next);
+    loadEarlier.hidden = !hasMore;
+    toBottom();
+    markRead();
   }
 
   // --- typing --------------------------------------------------------------------------
