@@ -13,6 +13,7 @@ channels_redis's "Event loop is closed" trap or a new loop per call.
 
 import asyncio
 import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -22,6 +23,7 @@ from collections import defaultdict
 import orjson
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
+from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -32,6 +34,10 @@ logger = logging.getLogger("realtime.publish")
 # Most events sent to the channel layer in one message: a large batch (feed ingest) is
 # split so no single Redis message grows unbounded, yet 5,000 events are ~10 messages.
 SEND_CHUNK = 500
+# ... and about this many bytes of frames per message: the sender joins what queued up
+# while it was busy (a publishing loop, an ingest's chunks), and ten 256 KiB `feed.items`
+# frames in one Redis message would make every hub buffer and decode megabytes at once.
+SEND_CHUNK_BYTES = 1024 * 1024
 # Seconds flush() waits for queued sends (Celery tasks flush before they are acked).
 FLUSH_TIMEOUT = 10.0
 # A send is tried this often, SEND_RETRY_DELAY s apart (growing): enough to ride out a
@@ -42,9 +48,15 @@ SEND_RETRY_DELAY = 0.2
 
 def frame(topic, event, seq, data):
     """The serialised event frame a client receives (JSON text), made once per publish."""
-    return orjson.dumps(
-        {"type": "event", "topic": topic, "event": event, "seq": seq, "data": data}
-    ).decode()
+    return _frame(topic, event, seq, orjson.dumps(data))
+
+
+def _frame(topic, event, seq, data_json):
+    """frame() around data already serialised (the outbox row stores the same bytes):
+    byte for byte what orjson makes of {"type", "topic", "event", "seq", "data"}."""
+    return b"".join((b'{"type":"event","topic":', orjson.dumps(topic), b',"event":',
+                     orjson.dumps(event), b',"seq":', b"null" if seq is None else b"%d" % seq,
+                     b',"data":', data_json, b"}")).decode()
 
 
 def direct_frame(topic, event, data):
@@ -75,8 +87,9 @@ def publish(topic, event, data, *, ephemeral=False, exclude_connection=None):
 def publish_many(events, *, ephemeral=False, exclude_connection=None):
     """Publishes [(topic, event, data), ...] in order; returns their seqs.
 
-    One counter upsert per topic and one bulk insert, so a 5,000-item ingest batch costs a
-    handful of queries, not 10,000.
+    One statement per topic (counter bump + outbox rows), so a 5,000-item ingest batch
+    costs a handful of queries, not 10,000; the data is serialised once, for the outbox
+    row and the frame alike.
     """
     events = list(events)
     for topic, event, data in events:
@@ -86,37 +99,66 @@ def publish_many(events, *, ephemeral=False, exclude_connection=None):
                     for t, e, d in events]
         _send_sync(messages)
         return [None] * len(events)
-    from realtime.models import Event
-
-    with transaction.atomic():
-        counts = defaultdict(int)
-        for topic, _, _ in events:
-            counts[topic] += 1
-        next_seq = {topic: _reserve(topic, n) - n + 1 for topic, n in counts.items()}
-        rows, seqs = [], []
-        for topic, event, data in events:
-            seq = next_seq[topic]
-            next_seq[topic] += 1
-            seqs.append(seq)
-            rows.append(Event(topic=topic, seq=seq, event=event, data=data))
-        Event.objects.bulk_create(rows, batch_size=1000)
-        messages = [_message(r.topic, r.seq, r.event, frame(r.topic, r.event, r.seq, r.data),
-                             exclude_connection) for r in rows]
+    encoded = [orjson.dumps(data) for _, _, data in events]
+    by_topic = defaultdict(list)
+    for position, (topic, _, _) in enumerate(events):
+        by_topic[topic].append(position)
+    seqs = [None] * len(events)
+    now = timezone.now()
+    # On PostgreSQL one topic is one statement, atomic on its own (or part of the caller's
+    # transaction): no BEGIN/COMMIT round trips of ours around it.
+    single = connection.vendor == "postgresql" and len(by_topic) == 1
+    with contextlib.nullcontext() if single else transaction.atomic():
+        # Counters are locked in topic order: two writers of the same topics cannot deadlock.
+        for topic in sorted(by_topic):
+            positions = by_topic[topic]
+            last = _append(topic, [(events[p][1], encoded[p]) for p in positions], now)
+            for offset, position in enumerate(positions):
+                seqs[position] = last - len(positions) + 1 + offset
+        messages = [_message(topic, seq, event, _frame(topic, event, seq, data_json),
+                             exclude_connection)
+                    for (topic, event, _), seq, data_json in zip(events, seqs, encoded, strict=True)]
+        # Outside any transaction (autocommit) this runs at once: the row is committed.
         transaction.on_commit(lambda: _send_sync(messages), robust=True)
     return seqs
 
 
-def _reserve(topic, n):
-    """Adds n to the topic's counter and returns the new value; the row stays locked
-    until the transaction ends (PostgreSQL row lock; SQLite's IMMEDIATE write lock)."""
-    table = "realtime_topiccounter"
+def _append(topic, rows, now):
+    """Adds [(event, data JSON bytes), ...] to the topic's outbox with the next seqs;
+    returns the last seq given.  The counter row stays locked until the transaction ends
+    (PostgreSQL row lock; SQLite's IMMEDIATE write lock), so seqs are gap-free and commit
+    in order."""
+    n = len(rows)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Counter and rows in one round trip: the rows come as one JSON array
+            # [[event, data], ...] numbered by WITH ORDINALITY.
+            array = b"[" + b",".join(b"[" + orjson.dumps(event) + b"," + data + b"]"
+                                     for event, data in rows) + b"]"
+            cursor.execute(
+                "WITH c AS (INSERT INTO realtime_topiccounter AS t (topic, seq) VALUES (%s, %s) "
+                "ON CONFLICT (topic) DO UPDATE SET seq = t.seq + excluded.seq RETURNING t.seq), "
+                "e AS (INSERT INTO realtime_event (topic, seq, event, data, created_at) "
+                "SELECT %s, c.seq - %s + x.ord, x.value->>0, x.value->1, %s "
+                "FROM c, jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(value, ord)) "
+                "SELECT seq FROM c",
+                [topic, n, topic, n, now, array.decode()],
+            )
+            return cursor.fetchone()[0]
         cursor.execute(
-            f"INSERT INTO {table} (topic, seq) VALUES (%s, %s) "
-            f"ON CONFLICT (topic) DO UPDATE SET seq = {table}.seq + excluded.seq RETURNING seq",
+            "INSERT INTO realtime_topiccounter (topic, seq) VALUES (%s, %s) ON CONFLICT (topic) "
+            "DO UPDATE SET seq = realtime_topiccounter.seq + excluded.seq RETURNING seq",
             [topic, n],
         )
-        return cursor.fetchone()[0]
+        last = cursor.fetchone()[0]
+        created = connection.ops.adapt_datetimefield_value(now)
+        cursor.executemany(
+            "INSERT INTO realtime_event (topic, seq, event, data, created_at) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            [(topic, last - n + 1 + i, event, data.decode(), created)
+             for i, (event, data) in enumerate(rows)],
+        )
+        return last
 
 
 def _message(topic, seq, event, payload, exclude):
@@ -125,13 +167,17 @@ def _message(topic, seq, event, payload, exclude):
 
 
 def _group_messages(messages):
-    """Consecutive messages of one topic travel together, SEND_CHUNK at most."""
-    batch = []
+    """Consecutive messages of one topic travel together, SEND_CHUNK and about
+    SEND_CHUNK_BYTES of frames at most."""
+    batch, size = [], 0
     for message in messages:
-        if batch and (batch[-1]["topic"] != message["topic"] or len(batch) >= SEND_CHUNK):
+        length = len(message["frame"])
+        if batch and (batch[-1]["topic"] != message["topic"] or len(batch) >= SEND_CHUNK
+                      or size + length > SEND_CHUNK_BYTES):
             yield batch[0]["topic"], batch
-            batch = []
+            batch, size = [], 0
         batch.append(message)
+        size += length
     if batch:
         yield batch[0]["topic"], batch
 
@@ -176,7 +222,7 @@ async def apublish(topic, event, data, *, ephemeral=False, exclude_connection=No
 
 
 def _send_sync(messages):
-    _Sender.get().submit(send_messages(messages))
+    _Sender.get().submit(messages)
 
 
 def send_control_sync(group, message):
@@ -224,18 +270,43 @@ class _Sender:
         self.loop.run_until_complete(self._drain())
 
     async def _drain(self):
+        item = None
         while True:
-            item = await self.queue.get()
+            if item is None:
+                item = await self.queue.get()
             try:
                 if isinstance(item, asyncio.Future):
                     item.set_result(None)  # a flush marker: everything before it is sent
+                elif isinstance(item, list):
+                    # Event messages that queued up meanwhile go out together: consecutive
+                    # ones of a topic share a Redis message (a publishing loop's hundreds
+                    # of sends become a few), in submission order.
+                    messages, item = list(item), None
+                    while item is None and not self.queue.empty():
+                        following = self.queue.get_nowait()
+                        if isinstance(following, list):
+                            messages.extend(following)
+                        else:
+                            item = following  # a control send or a marker: after these
+                    await self._send(messages)
+                    continue
                 else:
                     await item
             except Exception:
                 logger.exception("publish send failed (the outbox keeps durable events)")
+            item = None
 
-    def submit(self, coro):
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, coro)
+    @staticmethod
+    async def _send(messages):
+        for topic, batch in _group_messages(messages):
+            try:
+                await _group_send(topic_group(topic), {"type": "rt.events", "events": batch})
+            except Exception:
+                logger.exception("publish send failed (the outbox keeps durable events)")
+
+    def submit(self, item):
+        """Queues event messages (a list), a control send (a coroutine) or a marker."""
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
 
     def flush(self, timeout):
         done = threading.Event()
