@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from feeds import limits
-from feeds.models import SLUG_RE, Feed, IngestBatch
+from feeds.models import SLUG_RE, Feed, FeedItem, IngestBatch
 from feeds.upsert import apply_events
 from feeds.validation import bounded, validate_event, validate_events
 from realtime import control
@@ -174,9 +174,9 @@ def item_upsert(*, feed, data):
         raise Invalid(message, field=field)
     with transaction.atomic():
         result = apply_events([(0, clean)])
-    if result.rejected:  # the feed was deleted meanwhile
-        raise Invalid(result.errors[0]["message"], field="feed")
-    return result.outcomes[0], result.items[(feed.pk, clean["id"])]
+        if result.rejected:  # the feed was deleted meanwhile
+            raise Invalid(result.errors[0]["message"], field="feed")
+        return result.outcomes[0], _stored(feed.pk, clean["id"])
 
 
 def item_event(item, **changes):
@@ -197,8 +197,12 @@ def item_edit(*, item, changes):
         field, message = problems[0]
         raise Invalid(message, field=field)
     with transaction.atomic():
-        result = apply_events([(0, clean)])
-    return result.items[(item.feed_id, item.external_id)]
+        apply_events([(0, clean)])
+        return _stored(item.feed_id, item.external_id)
+
+
+def _stored(feed_id, external_id):
+    return FeedItem.objects.select_related("feed").get(feed_id=feed_id, external_id=external_id)
 
 
 def item_delete(*, item):

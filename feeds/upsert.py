@@ -6,6 +6,11 @@ greater; an older or identical one is `unchanged` and not published, so replayin
 events is harmless.  Writers of a feed are serialised by locking its Feed row first
 (PostgreSQL row lock; SQLite's IMMEDIATE transactions hold the database write lock), so
 two batches touching one item cannot both read its old version.
+
+Per feed and call: one query reads the stored (version, occurred_at) of the items named,
+the rules pick each item's newest event in Python, and one statement writes them (on
+PostgreSQL an INSERT ... ON CONFLICT fed one JSON array; elsewhere bulk create/update).
+The published items are made from the events themselves, no model instances.
 """
 
 import datetime
@@ -13,16 +18,32 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import orjson
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from feeds import limits
 from feeds.models import Feed, FeedItem
-from feeds.serialize import serialize_item
 from realtime.publish import publish_many
 
 CONTENT_FIELDS = ("kind", "title", "body", "url", "data", "deleted")
 UPDATE_FIELDS = (*CONTENT_FIELDS, "occurred_at", "version", "updated_at")
+
+# One statement writes a feed's changed items: the events arrive as one JSON array.
+# created_at is only set by the INSERT; an update leaves it.
+_PG_UPSERT = """
+INSERT INTO feeds_feeditem AS i (feed_id, external_id, kind, title, body, url, data,
+                                 occurred_at, version, deleted, created_at, updated_at)
+SELECT %s, e.id, e.kind, e.title, e.body, e.url, e.data, e.occurred_at, e.version,
+       e.deleted, %s, %s
+FROM jsonb_to_recordset(%s::jsonb) AS e(id text, kind text, title text, body text, url text,
+                                        data jsonb, occurred_at timestamptz, version bigint,
+                                        deleted boolean)
+ON CONFLICT (feed_id, external_id) DO UPDATE SET
+    kind = excluded.kind, title = excluded.title, body = excluded.body, url = excluded.url,
+    data = excluded.data, occurred_at = excluded.occurred_at, version = excluded.version,
+    deleted = excluded.deleted, updated_at = excluded.updated_at
+RETURNING i.external_id, i.id
+"""
 
 
 @dataclass
@@ -34,8 +55,6 @@ class Result:
     errors: list = field(default_factory=list)
     # index of the event -> "created" / "updated" / "unchanged"
     outcomes: dict = field(default_factory=dict)
-    # external key (feed id, external_id) -> the stored item after the events
-    items: dict = field(default_factory=dict)
 
     def reject(self, index, field_name, message):
         self.rejected += 1
@@ -68,53 +87,80 @@ def apply_events(indexed_events):
 
 
 def _apply_to_feed(feed, events, result):
-    now = timezone.now()
-    external_ids = {event["id"] for _, event in events}
-    current = {item.external_id: item
-               for item in FeedItem.objects.filter(feed=feed, external_id__in=external_ids)}
-    new, dirty, changed = {}, {}, {}
+    """Applies one feed's events; returns the changed items (serialised, as published) in
+    the order of their last change."""
+    stored = {ext: (pk, (version, occurred)) for ext, pk, version, occurred in
+              FeedItem.objects.filter(feed=feed, external_id__in={event["id"] for _, event in events})
+              .values_list("external_id", "id", "version", "occurred_at")}
+    newest = {}  # external id -> ((version, occurred_at), event): the winner so far
     for index, event in events:
         ext = event["id"]
-        occurred = datetime.datetime.fromisoformat(event["occurred_at"])
-        item = current.get(ext)
-        if item is None:
-            item = FeedItem(feed=feed, external_id=ext, created_at=now)
-            current[ext] = new[ext] = item
+        key = (event["version"], datetime.datetime.fromisoformat(event["occurred_at"]))
+        if ext in newest:
+            current = newest[ext][0]
+        else:
+            current = stored[ext][1] if ext in stored else None
+        if current is None:
             outcome = "created"
-        elif (event["version"], occurred) > (item.version, item.occurred_at):
+        elif key > current:
             outcome = "updated"
-            if ext not in new:
-                dirty[ext] = item
         else:
             result.unchanged += 1
             result.outcomes[index] = "unchanged"
-            result.items[(feed.pk, ext)] = item
             continue
-        for name in CONTENT_FIELDS:
-            setattr(item, name, event[name])
-        item.occurred_at, item.version, item.updated_at = occurred, event["version"], now
         setattr(result, outcome, getattr(result, outcome) + 1)
         result.outcomes[index] = outcome
-        result.items[(feed.pk, ext)] = item
-        changed.pop(ext, None)  # re-insert: the order is that of the last change
-        changed[ext] = item
+        newest.pop(ext, None)  # re-insert: the order is that of the last change
+        newest[ext] = (key, event)
+    if not newest:
+        return []
+    now = timezone.now()
+    winners = [event for _, event in newest.values()]
+    if connection.vendor == "postgresql":
+        ids = _write_postgresql(feed, winners, now)
+    else:
+        ids = _write_orm(feed, winners, stored, now)
+    updated_at = now.isoformat()
+    return [{"id": ids[event["id"]], "external_id": event["id"], "feed": feed.slug,
+             **{name: event[name] for name in ("kind", "title", "body", "url", "data")},
+             "occurred_at": event["occurred_at"], "version": event["version"],
+             "deleted": event["deleted"], "updated_at": updated_at} for event in winners]
+
+
+def _write_postgresql(feed, events, now):
+    with connection.cursor() as cursor:
+        cursor.execute(_PG_UPSERT, [feed.pk, now, now, orjson.dumps(events).decode()])
+        return dict(cursor.fetchall())
+
+
+def _write_orm(feed, events, stored, now):
+    new, dirty = [], []
+    for event in events:
+        item = FeedItem(feed=feed, external_id=event["id"], created_at=now, updated_at=now,
+                        occurred_at=datetime.datetime.fromisoformat(event["occurred_at"]),
+                        version=event["version"], **{name: event[name] for name in CONTENT_FIELDS})
+        if event["id"] in stored:
+            item.pk = stored[event["id"]][0]
+            dirty.append(item)
+        else:
+            new.append(item)
     if new:
-        FeedItem.objects.bulk_create(list(new.values()), batch_size=500)
+        FeedItem.objects.bulk_create(new, batch_size=500)
     if dirty:
-        FeedItem.objects.bulk_update(list(dirty.values()), UPDATE_FIELDS, batch_size=500)
-    return list(changed.values())
+        FeedItem.objects.bulk_update(dirty, UPDATE_FIELDS, batch_size=500)
+    return {item.external_id: item.pk for item in (*new, *dirty)}
 
 
 def feed_events(feed, items):
-    """[(topic, event, data)] announcing changed items of one feed: `feed.item` for a single
-    item, else `feed.items` in chunks of FEED_ITEMS_PER_EVENT items / ~FEED_ITEMS_EVENT_BYTES."""
+    """[(topic, event, data)] announcing changed items (serialised) of one feed: `feed.item`
+    for a single item, else `feed.items` in chunks of FEED_ITEMS_PER_EVENT items /
+    ~FEED_ITEMS_EVENT_BYTES."""
     if not items:
         return []
     if len(items) == 1:
-        return [(feed.topic, "feed.item", {"item": serialize_item(items[0])})]
+        return [(feed.topic, "feed.item", {"item": items[0]})]
     chunks, chunk, size = [], [], 0
-    for item in items:
-        data = serialize_item(item)
+    for data in items:
         length = len(orjson.dumps(data))
         if chunk and (len(chunk) >= limits.FEED_ITEMS_PER_EVENT
                       or size + length > limits.FEED_ITEMS_EVENT_BYTES):

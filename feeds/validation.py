@@ -7,6 +7,7 @@ A clean event is a dict of JSON primitives, ready to be stored on an IngestBatch
 """
 
 import datetime
+import re
 
 import orjson
 from django.core.exceptions import ValidationError
@@ -17,6 +18,13 @@ from feeds import limits
 FIELDS = ("id", "feed", "kind", "title", "body", "url", "data", "occurred_at", "version", "deleted")
 REQUIRED = ("id", "feed", "occurred_at", "version")
 _url_validator = URLValidator(schemes=["http", "https"])
+# The common case, checked with one regex: http(s), an ASCII host name with a TLD, an
+# optional port and path.  Everything it matches URLValidator accepts too (a strict
+# subset of its pattern: no user:password, IP or IDN host); the rest still goes through
+# URLValidator, which costs ~20x more per URL (5,000 of them are checked per batch).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_SIMPLE_URL = re.compile(rf"https?://(?P<host>(?:{_LABEL}\.)+[A-Za-z]{{2,63}})(?::[0-9]{{1,5}})?"
+                         r"(?:[/?#][^\s]*)?\Z")
 
 
 def _text(value, name, max_length, *, required=False):
@@ -54,6 +62,9 @@ def _version(value):
 
 def _url(value):
     _text(value, "url", limits.MAX_URL)
+    simple = _SIMPLE_URL.match(value)
+    if simple and len(simple["host"]) <= 253:
+        return value
     if value:
         try:
             _url_validator(value)

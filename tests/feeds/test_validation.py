@@ -78,3 +78,56 @@ def test_validate_events_reports_every_bad_event_by_index_and_unknown_feeds():
         {"index": 11, "field": "version", "message": "version must be an integer"},
         {"index": 12, "field": "feed", "message": "no feed 'nope'"},
     ]
+
+
+URLS = ["https://example.com", "http://a.bc/", "https://sub.example.co.uk:8443/p?q=1#f",
+        "https://xn--bcher-kva.example/x", "http://localhost/", "http://127.0.0.1/x",
+        "http://[::1]/", "https://user:pw@example.com/", "https://exa_mple.com/", "https://-a.com/",
+        "https://a-.com/", "https://example.c/", "https://example.123/", "https://example.com./",
+        "https://example.com/a b", "https://example.com/a\u00a0b", "https://example.com/\u2028",
+        "https://exämple.com/", "https://example.com:123456/", "ftp://example.com/",
+        "https://example.com\\@evil.com/", "https://" + "a" * 64 + ".com/",
+        "https://" + ("a" * 63 + ".") * 4 + "com/", "https://example.com/\n", "HTTPS://EXAMPLE.COM/"]
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_the_fast_url_check_accepts_nothing_django_refuses(url):
+    """The one-regex path for common URLs is a strict subset of URLValidator: the result
+    is the same as URLValidator's for every URL."""
+    from django.core.exceptions import ValidationError
+
+    from feeds.validation import _url_validator
+
+    try:
+        _url_validator(url)
+        expected = []
+    except ValidationError:
+        expected = [("url", "url must be an http(s) URL")]
+    if len(url) > limits.MAX_URL:
+        return
+    _, problems = validate_event(make_event(url=url))
+    assert problems == expected
+
+
+def test_the_fast_url_check_agrees_with_django_on_generated_urls():
+    from django.core.exceptions import ValidationError
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from feeds.validation import _SIMPLE_URL, _url_validator
+
+    label = st.text("abcxyzAZ09-_é.", min_size=1, max_size=70)
+    tail = st.text("/?#:@ab1 \u00a0\t.", max_size=8)
+
+    @settings(max_examples=2000, deadline=None)
+    @given(st.sampled_from(["http://", "https://", "ftp://", "http:/"]),
+           st.lists(label, min_size=1, max_size=5), tail)
+    def check(scheme, labels, rest):
+        url = scheme + ".".join(labels) + rest
+        if _SIMPLE_URL.match(url) and len(_SIMPLE_URL.match(url)["host"]) <= 253:
+            try:
+                _url_validator(url)
+            except ValidationError:
+                raise AssertionError(f"fast path accepted {url!r}, URLValidator refuses it") from None
+
+    check()
