@@ -54,3 +54,14 @@ def test_a_chunk_of_500_events_is_a_handful_of_queries(feed):
     assert len(queries) <= (6 if connection.vendor == "postgresql" else 20)
     assert FeedItem.objects.filter(version=2).count() == 250
     assert [i["external_id"] for i in published_items()][-2:] == ["e496", "e498"]
+
+
+def test_a_stored_batch_payload_reads_back_as_the_clean_events(feed):
+    from feeds import services
+    from feeds.models import IngestBatch
+
+    events = [make_event(id="a", data={"k": [1, "é"]}), make_event(id="b")]
+    batch = services.queue_events(source=None, events=events)
+    stored = IngestBatch.objects.get(pk=batch.pk).payload
+    assert stored == batch.payload == [validate_event(e)[0] for e in events]
+    assert services._payload(batch.pk) == stored
