@@ -103,6 +103,10 @@ def main(argv=None):
     print(json.dumps({"sent": sent, "publish_s": round(publish_s, 3),
                       "publish_rate": round(sent / publish_s, 1) if publish_s > 0 else None,
                       "flushed_s": round(flushed_s, 3)}), flush=True)
+    if not args.no_wait:
+        # Stay until the load generator has read this process's CPU time (it then kills
+        # it, or closes stdin): exiting at once raced its psutil call (NoSuchProcess).
+        sys.stdin.readline()
 
 
 if __name__ == "__main__":
