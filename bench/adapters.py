@@ -181,8 +181,12 @@ class Ours(Target):
             if not hasattr(self, "_redis"):
                 self._redis = aredis.Redis.from_url(self.args.mint_tickets)
                 self._user_id = self.args.mint_user
+                # The user snapshot issue_ticket stores (bench/setup_ours.py's staff user).
+                self._ticket_value = dumps({"id": self._user_id, "username": self.args.username,
+                                            "display_name": self.args.username,
+                                            "is_staff": True, "is_superuser": False})
             ticket = secrets.token_urlsafe(24)
-            await self._redis.set("sb:ticket:" + ticket, str(self._user_id), ex=60)
+            await self._redis.set("sb:ticket:" + ticket, self._ticket_value, ex=60)
             return ticket
         return (await asyncio.to_thread(self._post, "/api/auth/ticket/", {},
                                         {"Authorization": f"Token {self.token}"}))["ticket"]

@@ -9,27 +9,81 @@ without locking out non-browser clients (channels' stock validator refuses them 
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
 from django.http.request import is_same_domain, validate_host
 
 from realtime.redis import async_client, sync_client
 
 TICKET_PREFIX = "sb:ticket:"
+# A user's outstanding tickets, so logout or deactivation can void them before they expire.
+USER_TICKETS_PREFIX = "sb:user-tickets:"
+# The user fields a ticket carries: enough for the socket's user without a database read
+# at connect (a connect storm's cost); any other field loads lazily, as with .only().
+TICKET_USER_FIELDS = ("is_staff", "is_superuser")
 
 
 def issue_ticket(user):
-    """A single-use connect ticket for `user`, valid REALTIME_TICKET_TTL seconds."""
+    """A single-use connect ticket for `user`, valid REALTIME_TICKET_TTL seconds.
+
+    The ticket's value is a snapshot of the user (id, username, display name, flags), so
+    redeeming it is one Redis GETDEL and no database read; it is voided with the user's
+    other tickets by revoke_tickets() on logout or deactivation."""
     ticket = secrets.token_urlsafe(24)
-    sync_client().set(TICKET_PREFIX + ticket, str(user.pk), ex=settings.REALTIME_TICKET_TTL)
+    value = {"id": user.pk, "username": user.get_username(),
+             "display_name": getattr(user, "get_display_name", user.get_username)()}
+    for name in TICKET_USER_FIELDS:
+        value[name] = bool(getattr(user, name, False))
+    ttl = settings.REALTIME_TICKET_TTL
+    pipe = sync_client().pipeline(transaction=False)
+    pipe.set(TICKET_PREFIX + ticket, orjson.dumps(value), ex=ttl)
+    pipe.sadd(USER_TICKETS_PREFIX + str(user.pk), ticket)
+    pipe.expire(USER_TICKETS_PREFIX + str(user.pk), ttl)
+    pipe.execute()
     return ticket
 
 
+def revoke_tickets(user_id):
+    """Voids every outstanding ticket of a user (called on logout and deactivation, before
+    their sockets are closed, so none of them can open a new one)."""
+    client = sync_client()
+    key = USER_TICKETS_PREFIX + str(user_id)
+    tickets = client.smembers(key)
+    pipe = client.pipeline(transaction=False)
+    for ticket in tickets:
+        pipe.delete(TICKET_PREFIX + ticket.decode())
+    pipe.delete(key)
+    pipe.execute()
+
+
 async def redeem_ticket(ticket):
-    """The user id a ticket was issued to, or None; a ticket works once (GETDEL)."""
+    """The user snapshot a ticket was issued for ({"id", "username", "display_name", ...}),
+    or None; a ticket works once (GETDEL).  A ticket holding a bare user id (issued by an
+    older release during a deploy) gives {"id": N, "legacy": True}: load that user."""
     if not ticket or len(ticket) > 100:
         return None
     value = await async_client().getdel(TICKET_PREFIX + ticket)
-    return int(value) if value else None
+    if not value:
+        return None
+    if value.isdigit():
+        return {"id": int(value), "legacy": True}
+    return orjson.loads(value)
+
+
+def user_from_ticket(info):
+    """The user a ticket snapshot describes, as a model instance built without a query
+    (like a row of .only(...)): other fields load on first access."""
+    from django.contrib.auth import get_user_model
+
+    model = get_user_model()
+    values = {"id": info["id"], model.USERNAME_FIELD: info["username"], "is_active": True}
+    if any(f.attname == "display_name" for f in model._meta.concrete_fields):
+        values["display_name"] = info.get("display_name", "")
+    for name in TICKET_USER_FIELDS:
+        values[name] = bool(info.get(name, False))
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(DEFAULT_DB_ALIAS, names, [values[n] for n in names])
 
 
 def ticket_from_scope(scope):
@@ -101,7 +155,12 @@ class SessionAuthMiddleware:
 
     async def __call__(self, scope, receive, send):
         from channels.sessions import InstanceSessionWrapper
+        from django.contrib.auth.models import AnonymousUser
 
+        if scope.get("realtime_ticket") or not scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME):
+            # The ticket decides who connects (the consumer redeems it), and without a
+            # session cookie there is nobody to look up: no database hop at the handshake.
+            return await self.auth.inner(dict(scope, user=AnonymousUser()), receive, send)
         wrapper = InstanceSessionWrapper(scope, send)
         await wrapper.resolve_session()
         return await self.auth(wrapper.scope, receive, send)  # the raw send, unwrapped

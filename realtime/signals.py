@@ -5,17 +5,24 @@ from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_save
 
+from realtime.auth import revoke_tickets
 from realtime.control import close_user_connections
+
+
+def _shut_out(user_id):
+    """Voids the user's outstanding connect tickets, then closes their open sockets."""
+    revoke_tickets(user_id)
+    close_user_connections(user_id)
 
 
 def _logged_out(sender, request, user, **kwargs):
     if user is not None:
-        close_user_connections(user.pk)
+        _shut_out(user.pk)
 
 
 def _user_saved(sender, instance, created, **kwargs):
     if not created and not instance.is_active:
-        transaction.on_commit(lambda: close_user_connections(instance.pk))
+        transaction.on_commit(lambda: _shut_out(instance.pk))
 
 
 def connect():

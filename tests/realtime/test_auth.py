@@ -128,3 +128,39 @@ async def test_each_connection_is_recorded_and_closed(user):
         row = await row_when(lambda r: r.closed_at is None)
         assert row.server_instance
     row = await row_when(lambda r: r.closed_at is not None)
+
+
+async def test_a_ticket_carries_the_user_so_redeeming_it_reads_no_database(user, django_assert_num_queries):
+    from realtime.auth import redeem_ticket, user_from_ticket
+
+    ticket = await sync_to_async(issue_ticket)(user)
+    info = await redeem_ticket(ticket)
+
+    @sync_to_async
+    def check():
+        with django_assert_num_queries(0):
+            built = user_from_ticket(info)
+            assert (built.pk, built.username, built.is_active) == (user.pk, user.username, True)
+            assert built.get_display_name() == user.get_display_name()
+            assert built.is_staff == user.is_staff and built.is_authenticated
+        with django_assert_num_queries(1):  # any other field loads on first use, like .only()
+            assert built.email == user.email
+
+    await check()
+
+
+async def test_logging_out_voids_the_users_outstanding_tickets(user):
+    client, _ = await login_session(user)
+    unused = await sync_to_async(issue_ticket)(user)
+    await sync_to_async(client.post)("/accounts/logout/")
+    async with connect_ws(ticket=unused) as ws:
+        assert await ws.close_code() == 4401
+
+
+async def test_a_ticket_holding_a_bare_user_id_from_an_older_release_still_works(user):
+    from realtime.auth import TICKET_PREFIX
+    from realtime.redis import sync_client
+
+    await sync_to_async(sync_client().set)(TICKET_PREFIX + "legacy-ticket", str(user.pk), ex=30)
+    async with connect_ws(ticket="legacy-ticket") as ws:
+        assert (await ws.request("subscribe", f"user:{user.pk}"))["seq"] == 0
