@@ -10,7 +10,8 @@ class ChatConfig(AppConfig):
         from realtime.registry import register_action, register_topic_kind
 
         events.register()
-        register_topic_kind("room", authorize=handlers.authorize, presence=True, anonymous_read=True)
+        register_topic_kind("room", authorize=handlers.authorize, presence=True, anonymous_read=True,
+                            public_read=handlers.is_public)
         room = ("room",)
         register_action("chat.send", handlers.send, topic_kinds=room, access="write",
                         doc="Posts a message {body, client_id}; idempotent per client_id.")

@@ -30,7 +30,7 @@ class FeedsConfig(AppConfig):
         from realtime.registry import register_action, register_event, register_topic_kind
 
         register_topic_kind("feed", authorize=permissions.authorize_topic, presence=False,
-                            anonymous_read=True)
+                            anonymous_read=True, public_read=permissions.topic_is_public)
         register_action("feed.history", handlers.history, topic_kinds=("feed",), access="read",
                         allow_anonymous=True,
                         doc="Older items of a feed, newest first: {before?, limit?} -> {items, has_more}.")

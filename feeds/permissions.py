@@ -49,3 +49,8 @@ def authorize_topic(user, key, access):
     """feed:<slug> hook of the realtime layer: read if readable; no socket writes."""
     feed = readable_feed(user, key)
     return access == "read" and feed is not None
+
+
+def topic_is_public(key):
+    """feed:<slug> may be read by anyone (the realtime layer caches this per process)."""
+    return Feed.objects.filter(slug=key, is_public=True).exists()

@@ -68,3 +68,9 @@ REALTIME_CONNECTION_STALE_AFTER = get_float("REALTIME_CONNECTION_STALE_AFTER", 1
 # each, yet a removed member loses write access within this time (and at once when the
 # app kicks them, see realtime.kick).
 REALTIME_AUTHZ_CACHE_SECONDS = get_float("REALTIME_AUTHZ_CACHE_SECONDS", 30.0)
+
+# How long a process trusts "this topic is public" (a topic kind's public_read hook) for
+# every subscriber: a reconnect storm of thousands onto one public room costs one query.
+# Making the topic private drops the answer at once on every process (reauthorize); this
+# bounds only the case where that broadcast is lost.
+REALTIME_PUBLIC_TOPIC_CACHE_SECONDS = get_float("REALTIME_PUBLIC_TOPIC_CACHE_SECONDS", 10.0)

@@ -19,7 +19,7 @@ import orjson
 from django.conf import settings
 
 from realtime import errors, metrics, store
-from realtime.auth import redeem_ticket
+from realtime.auth import redeem_ticket, user_from_ticket
 from realtime.hub import get_hub
 from realtime.limits import TokenBucket
 from realtime.registry import ActionRequest, actions, parse_topic, topic_kinds
@@ -107,8 +107,13 @@ class RealtimeConsumer:
     async def connect(self):
         ticket = self.scope.get("realtime_ticket")
         if ticket:
-            user_id = await redeem_ticket(ticket)
-            user = await store.run_sync(store.load_user, user_id) if user_id else None
+            info = await redeem_ticket(ticket)
+            if info is None:
+                user = None
+            elif info.get("legacy"):
+                user = await store.run_sync(store.load_user, info["id"])
+            else:
+                user = user_from_ticket(info)  # no database read: the ticket carries it
             if user is None:
                 await self._send({"type": "websocket.accept"})
                 await self._send({"type": "websocket.close", "code": CLOSE_UNAUTHORIZED})
@@ -288,10 +293,16 @@ class RealtimeConsumer:
                 denial = errors.Forbidden("Log in to follow this topic.", field="topic")
             elif self.user_id is None and access == "write":
                 denial = errors.Forbidden("Log in to do that.", field="topic")
-            else:
+            elif not (access == "read" and self.hub.topic_is_public(topic)):
+                public = access == "read" and topic_kind.public_read is not None
+                generation = self.hub.public_generation
                 try:
-                    if not await store.run_sync(topic_kind.authorize, self.user, key, access):
+                    allowed, is_public = await store.run_sync(_authorize, topic_kind, self.user,
+                                                              key, access, public)
+                    if not allowed:
                         denial = errors.Forbidden(f"You may not {access} {topic}.", field="topic")
+                    elif is_public:
+                        self.hub.remember_public(topic, generation)
                 except errors.ProtocolError as exc:
                     denial = exc
             cached = (now + settings.REALTIME_AUTHZ_CACHE_SECONDS, denial)
@@ -304,6 +315,13 @@ class RealtimeConsumer:
         if action.is_async:
             return await action.handler(request)
         return await store.run_sync(action.handler, request)
+
+
+def _authorize(topic_kind, user, key, access, public):
+    """(allowed, whether it is because the topic is public); runs in a worker thread."""
+    if public and topic_kind.public_read(key):
+        return True, True
+    return bool(topic_kind.authorize(user, key, access)), False
 
 
 def _parse(text):

@@ -20,6 +20,7 @@ import time
 import weakref
 
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from realtime import metrics, presence, store
 from realtime.connlog import ConnectionLog
@@ -85,6 +86,8 @@ class Hub(OrderingMixin, MaintenanceMixin):
         self.pending = {}  # topic -> {seq: message} that arrived ahead of a gap
         self.filling = set()  # topics whose gap is being read from the outbox
         self.tasks = []
+        self.public_topics = {}  # topic -> monotonic time its "anyone may read" expires
+        self.public_generation = 0  # bumped by every reauthorize: older answers are stale
         self.group_lock = asyncio.Lock()
         self.started = asyncio.Event()
         self.connlog = ConnectionLog()
@@ -146,11 +149,19 @@ class Hub(OrderingMixin, MaintenanceMixin):
         local[conn.id] = conn
         if len(local) == 1:
             await self._group_add(topic_group(topic))
-        try:
-            latest, replay = await store.run_sync(store.resume_state, topic, since)
-        except BaseException:
-            await self.unsubscribe(conn, topic)
-            raise
+        known = self.topic_last.get(topic)
+        if (len(local) > 1 and known is not None and topic not in self.pending
+                and topic not in self.filling and since in (None, known)):
+            # This process already follows the topic and is caught up, so its last seq is
+            # the topic's as far as any broadcast has said (a newer one arrives live, a
+            # lost one through the outbox poll): no database read for a subscribe storm.
+            latest, replay = known, (None if since is None else [])
+        else:
+            try:
+                latest, replay = await store.run_sync(store.resume_state, topic, since)
+            except BaseException:
+                await self.unsubscribe(conn, topic)
+                raise
         if self.topic_last.get(topic) is None or self.topic_last[topic] < latest:
             self.topic_last[topic] = latest
         recovered = replay is not None
@@ -201,6 +212,20 @@ class Hub(OrderingMixin, MaintenanceMixin):
                 logger.warning("presence leave failed for %s on %s", conn.id, topic)
         return True
 
+    def topic_is_public(self, topic):
+        """Whether a recent public_read answer says anyone may read topic."""
+        expires = self.public_topics.get(topic)
+        return expires is not None and expires > time.monotonic()
+
+    def remember_public(self, topic, generation):
+        """Caches a public_read answer asked at `generation`, unless a reauthorize came
+        since (the answer may predate the topic turning private)."""
+        if generation == self.public_generation:
+            if len(self.public_topics) > 10_000:  # bounded: drop expired answers
+                now = time.monotonic()
+                self.public_topics = {t: e for t, e in self.public_topics.items() if e > now}
+            self.public_topics[topic] = time.monotonic() + settings.REALTIME_PUBLIC_TOPIC_CACHE_SECONDS
+
     async def _announce(self, topic, event, data, exclude=None):
         """Sends a presence event; a failed send (Redis restarting: the layer's first send
         on a connection Redis dropped fails) is logged and never fails the caller."""
@@ -243,6 +268,8 @@ class Hub(OrderingMixin, MaintenanceMixin):
                         if message["topic"] in conn.subs:
                             await self._revoke(conn, message["topic"])
                 elif kind == "rt.reauthorize":
+                    self.public_generation += 1
+                    self.public_topics.pop(message["topic"], None)
                     asyncio.ensure_future(self._reauthorize(message["topic"]))
             except asyncio.CancelledError:
                 raise

@@ -33,6 +33,11 @@ class TopicKind:
     presence: bool = False
     # Whether an anonymous connection may even ask authorize() for read access.
     anonymous_read: bool = False
+    # public_read(key) -> bool, optional: True when anyone may read the topic (a public
+    # room).  Sync, ORM allowed.  A True answer is shared by every connection of the
+    # process for REALTIME_PUBLIC_TOPIC_CACHE_SECONDS (a subscribe storm on one topic costs
+    # one query) and dropped at once when the topic is reauthorized (realtime.reauthorize).
+    public_read: Callable[[str], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -116,12 +121,12 @@ def check_event(name, data):
         published_events.add(name)
 
 
-def register_topic_kind(name, *, authorize, presence=False, anonymous_read=False):
+def register_topic_kind(name, *, authorize, presence=False, anonymous_read=False, public_read=None):
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
         raise ValueError(f"bad topic kind name {name!r}")
     if name in topic_kinds:
         raise ValueError(f"topic kind {name!r} registered twice")
-    topic_kinds[name] = TopicKind(name, authorize, presence, anonymous_read)
+    topic_kinds[name] = TopicKind(name, authorize, presence, anonymous_read, public_read)
 
 
 def register_action(name, handler, *, topic_kinds=(), access="write", requires_subscription=False,

@@ -239,3 +239,15 @@ async def test_making_a_room_private_revokes_anonymous_readers_of_chat_and_board
             if event["event"] == "subscription.revoked":
                 revoked.add(event["topic"])
         assert revoked == {"room:lobby", "board:lobby"}
+
+
+async def test_a_room_made_private_is_refused_at_once_to_new_subscribers_on_a_process_that_cached_it_public(
+        lobby, owner, user, make_user):
+    carol = await sync_to_async(make_user)("carol")
+    async with connect_ws(user) as ws:
+        await ws.request("subscribe", LOBBY)  # the process now holds "lobby is public"
+        await sync_to_async(services.room_update)(room=lobby, actor=owner, is_private=True)
+        assert (await next_event(ws))["event"] == "room.updated"
+        assert (await next_event(ws))["event"] == "subscription.revoked"  # reauthorize ran
+        async with connect_ws(carol) as fresh:
+            assert (await error_of(fresh.request("subscribe", LOBBY)))["code"] == "not_found"
