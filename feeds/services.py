@@ -7,8 +7,8 @@ import re
 import time
 
 import orjson
-from django.db import models, transaction
-from django.db.models import Q, Value
+from django.db import connection, models, transaction
+from django.db.models import Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ from feeds.upsert import apply_events
 from feeds.validation import bounded, validate_event, validate_events
 from realtime import control
 from realtime.errors import Conflict, Invalid, Unavailable
+from realtime.sql import bound_cursor
 
 logger = logging.getLogger("feeds")
 
@@ -57,14 +58,21 @@ def queue_events(*, source, events):
     if isinstance(events, list) and len(events) > maximum:
         raise Invalid(f"At most {maximum} events per batch; split the upload.", field="events")
     clean = check_events(events)
-    # Stored as JSON made by orjson (10x faster than the JSONField's json.dumps: 2 MB of
-    # JSON for 5,000 events), handed to the database as text.
-    stored = Cast(Value(orjson.dumps(clean).decode()), output_field=models.JSONField())
     with transaction.atomic():
-        batch = IngestBatch.objects.create(source=source, payload=stored, received=len(clean))
+        batch = IngestBatch.objects.create(source=source, payload=[], received=len(clean))
+        _store_payload(batch.pk, clean)
         transaction.on_commit(lambda: _enqueue(batch.pk))
     batch.payload = clean
     return batch
+
+
+def _store_payload(batch_id, events):
+    """Stores a batch's events as JSON made by orjson (10x faster than the JSONField's
+    json.dumps: 2 MB of JSON for 5,000 events), sent as a parameter apart from the SQL."""
+    cast = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    with bound_cursor() as cursor:
+        cursor.execute(f"UPDATE {IngestBatch._meta.db_table} SET payload = {cast} WHERE id = %s",
+                       [orjson.dumps(events).decode(), batch_id])
 
 
 def _enqueue(batch_id):

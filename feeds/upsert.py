@@ -24,6 +24,7 @@ from django.utils import timezone
 from feeds import limits
 from feeds.models import Feed, FeedItem
 from realtime.publish import publish_many
+from realtime.sql import bound_cursor
 
 CONTENT_FIELDS = ("kind", "title", "body", "url", "data", "deleted")
 UPDATE_FIELDS = (*CONTENT_FIELDS, "occurred_at", "version", "updated_at")
@@ -33,8 +34,8 @@ UPDATE_FIELDS = (*CONTENT_FIELDS, "occurred_at", "version", "updated_at")
 _PG_UPSERT = """
 INSERT INTO feeds_feeditem AS i (feed_id, external_id, kind, title, body, url, data,
                                  occurred_at, version, deleted, created_at, updated_at)
-SELECT %s, e.id, e.kind, e.title, e.body, e.url, e.data, e.occurred_at, e.version,
-       e.deleted, %s, %s
+SELECT %s::bigint, e.id, e.kind, e.title, e.body, e.url, e.data, e.occurred_at, e.version,
+       e.deleted, %s::timestamptz, %s::timestamptz
 FROM jsonb_to_recordset(%s::jsonb) AS e(id text, kind text, title text, body text, url text,
                                         data jsonb, occurred_at timestamptz, version bigint,
                                         deleted boolean)
@@ -90,8 +91,7 @@ def _apply_to_feed(feed, events, result):
     """Applies one feed's events; returns the changed items (serialised, as published) in
     the order of their last change."""
     stored = {ext: (pk, (version, occurred)) for ext, pk, version, occurred in
-              FeedItem.objects.filter(feed=feed, external_id__in={event["id"] for _, event in events})
-              .values_list("external_id", "id", "version", "occurred_at")}
+              _stored_versions(feed, list({event["id"] for _, event in events}))}
     newest = {}  # external id -> ((version, occurred_at), event): the winner so far
     for index, event in events:
         ext = event["id"]
@@ -127,8 +127,20 @@ def _apply_to_feed(feed, events, result):
              "deleted": event["deleted"], "updated_at": updated_at} for event in winners]
 
 
+def _stored_versions(feed, external_ids):
+    """[(external_id, id, version, occurred_at)] of the feed's stored items among these."""
+    if connection.vendor != "postgresql":
+        return FeedItem.objects.filter(feed=feed, external_id__in=external_ids) \
+            .values_list("external_id", "id", "version", "occurred_at")
+    with bound_cursor() as cursor:  # the ids as one array parameter, not 500 literals
+        cursor.execute("SELECT external_id, id, version, occurred_at FROM feeds_feeditem "
+                       "WHERE feed_id = %s::bigint AND external_id = ANY(%s::text[])",
+                       [feed.pk, external_ids])
+        return cursor.fetchall()
+
+
 def _write_postgresql(feed, events, now):
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(_PG_UPSERT, [feed.pk, now, now, orjson.dumps(events).decode()])
         return dict(cursor.fetchall())
 

@@ -28,6 +28,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from realtime.registry import check_event, parse_topic, topic_group
+from realtime.sql import bound_cursor
 
 logger = logging.getLogger("realtime.publish")
 
@@ -129,17 +130,18 @@ def _append(topic, rows, now):
     (PostgreSQL row lock; SQLite's IMMEDIATE write lock), so seqs are gap-free and commit
     in order."""
     n = len(rows)
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         if connection.vendor == "postgresql":
             # Counter and rows in one round trip: the rows come as one JSON array
             # [[event, data], ...] numbered by WITH ORDINALITY.
             array = b"[" + b",".join(b"[" + orjson.dumps(event) + b"," + data + b"]"
                                      for event, data in rows) + b"]"
             cursor.execute(
-                "WITH c AS (INSERT INTO realtime_topiccounter AS t (topic, seq) VALUES (%s, %s) "
+                "WITH c AS (INSERT INTO realtime_topiccounter AS t (topic, seq) "
+                "VALUES (%s::text, %s::bigint) "
                 "ON CONFLICT (topic) DO UPDATE SET seq = t.seq + excluded.seq RETURNING t.seq), "
                 "e AS (INSERT INTO realtime_event (topic, seq, event, data, created_at) "
-                "SELECT %s, c.seq - %s + x.ord, x.value->>0, x.value->1, %s "
+                "SELECT %s::text, c.seq - %s::bigint + x.ord, x.value->>0, x.value->1, %s::timestamptz "
                 "FROM c, jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(value, ord)) "
                 "SELECT seq FROM c",
                 [topic, n, topic, n, now, array.decode()],
