@@ -43,3 +43,11 @@ def _quiet_autobahn_highlighting():
     for name in ("hl", "hltype", "hlval"):
         if hasattr(protocol, name):
             setattr(protocol, name, plain)
+    # Likewise every new connection pretty-prints its ~60 config attributes for one debug
+    # line (WebSocketProtocol._connectionMade): 7-8 % of a connect storm.  The module's
+    # other use (Timings.__str__, debug only) gets the real thing.
+    if hasattr(protocol, "pformat") and hasattr(protocol, "Timings"):
+        from pprint import pformat
+
+        protocol.Timings.__str__ = lambda self: pformat(self._timings)
+        protocol.pformat = plain

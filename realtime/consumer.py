@@ -63,7 +63,6 @@ class RealtimeConsumer:
         self.bucket = TokenBucket()
         self.last_frame_at = time.monotonic()
         self.out = deque()
-        self.wake = asyncio.Event()
         self.closing = False
         self.cleaned_up = False
         self.close_code = None
@@ -133,7 +132,6 @@ class RealtimeConsumer:
                                 address=str(client[0] or ""), user_agent=agent,
                                 instance=self.hub.instance)
         await self._send({"type": "websocket.accept"})
-        self.writer = asyncio.ensure_future(self._write_loop())
         await self.hub.add_connection(self)
         metrics.CONNECTIONS.inc()
         return True
@@ -141,7 +139,6 @@ class RealtimeConsumer:
     async def cleanup(self):
         """Once per connection: leaves the hub and logs the close."""
         self.closing = True
-        self.wake.set()
         if self.cleaned_up:
             return
         self.cleaned_up = True
@@ -163,7 +160,7 @@ class RealtimeConsumer:
             self.abort(CLOSE_SLOW_CONSUMER)
             return
         self.out.append(text)
-        self.wake.set()
+        self._start_writer()
 
     def send_json(self, obj):
         self.send_frame(orjson.dumps(obj).decode())
@@ -174,7 +171,13 @@ class RealtimeConsumer:
             self.closing = True
             self.close_code = code
             self.out.append((_CLOSE, code))
-            self.wake.set()
+            self._start_writer()
+
+    def _start_writer(self):
+        """Runs the writer unless it is running: it drains the queue and ends, so an idle
+        connection holds no task (memory per idle socket) and frames keep their order."""
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.ensure_future(self._write_loop())
 
     def abort(self, code):
         """Closes at once, dropping queued frames: the writer may be stuck in send() on a
@@ -201,24 +204,20 @@ class RealtimeConsumer:
 
     async def _write_loop(self):
         out, send = self.out, self._send
+        written = 0
         try:
-            while True:
-                written = 0
-                while out:
-                    item = out.popleft()
-                    if type(item) is tuple and item[0] is _CLOSE:
-                        await send({"type": "websocket.close", "code": item[1]})
-                        return
-                    await send({"type": "websocket.send", "text": item})
-                    written += 1
-                    if written % WRITER_YIELD_EVERY == 0:
-                        # daphne's send never pauses: without this a burst to one socket
-                        # would starve every other socket's writer until it drained.
-                        await asyncio.sleep(0)
-                if self.closing and not out:
+            while out:
+                item = out.popleft()
+                if type(item) is tuple and item[0] is _CLOSE:
+                    out.clear()
+                    await send({"type": "websocket.close", "code": item[1]})
                     return
-                self.wake.clear()
-                await self.wake.wait()
+                await send({"type": "websocket.send", "text": item})
+                written += 1
+                if written % WRITER_YIELD_EVERY == 0:
+                    # daphne's send never pauses: without this a burst to one socket
+                    # would starve every other socket's writer until it drained.
+                    await asyncio.sleep(0)
         except Exception:  # the socket is gone; the receive side cleans up
             self.closing = True
 

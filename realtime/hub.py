@@ -174,11 +174,13 @@ class Hub(OrderingMixin, MaintenanceMixin):
             sub.presence = True
             try:
                 if conn.user_info and not resubscribe:
-                    if await presence.join(topic, conn.user_info, conn.id):
+                    first, members = await presence.join_and_list(topic, conn.user_info, conn.id)
+                    if first:
                         # The joiner learns the list from the reply, not from its own join.
                         await self._announce(topic, "presence.join", {"user": conn.user_info},
                                              exclude=conn.id)
-                members = await presence.members(topic)
+                else:
+                    members = await presence.members(topic)
             except BaseException:
                 # Redis down: undo, or the half-made subscription buffers events forever.
                 await self.unsubscribe(conn, topic)

@@ -20,8 +20,9 @@ P = "sb:pr:"
 PC = "sb:prc:"
 PU = "sb:pu:"
 
-# KEYS: pr, prc, pu.  ARGV: user, conn, expiry, now, info, key ttl.  Returns 1 when the
-# user was not present before (first tab): the caller announces presence.join.
+# KEYS: pr, prc, pu.  ARGV: user, conn, expiry, now, info, key ttl, list.  Returns 1 when
+# the user was not present before (first tab): the caller announces presence.join; with
+# list = '1', {that flag, the present users' infos...} (a subscribe: one round trip).
 JOIN = """
 local prev = redis.call('ZSCORE', KEYS[1], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
@@ -29,8 +30,16 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[1], 'GT', ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end
-if (not prev) or tonumber(prev) <= tonumber(ARGV[4]) then return 1 end
-return 0
+local first = 0
+if (not prev) or tonumber(prev) <= tonumber(ARGV[4]) then first = 1 end
+if ARGV[7] ~= '1' then return first end
+local out = {first}
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[4], '+inf')
+for start = 1, #ids, 1000 do  -- unpack() of thousands would overflow Lua's C stack
+  local infos = redis.call('HMGET', KEYS[3], unpack(ids, start, math.min(start + 999, #ids)))
+  for i = 1, #infos do if infos[i] then out[#out + 1] = infos[i] end end
+end
+return out
 """
 
 # KEYS: pr, prc, pu.  ARGV: user, conn, now.  Returns 1 when that was the user's last
@@ -72,12 +81,22 @@ def _ttl():
 
 async def join(topic, user_info, connection_id):
     """Adds a connection; returns True when it is the user's first (announce a join)."""
+    return bool(await _join(topic, user_info, connection_id, False))
+
+
+async def join_and_list(topic, user_info, connection_id):
+    """join() and members() in one round trip: (first, [user infos present, by id])."""
+    result = await _join(topic, user_info, connection_id, True)
+    users = [orjson.loads(info) for info in result[1:]]
+    return bool(result[0]), sorted(users, key=lambda user: user["id"])
+
+
+async def _join(topic, user_info, connection_id, listing):
     now = time.time()
-    result = await async_client().eval(
+    return await async_client().eval(
         JOIN, 3, *_keys(topic, user_info["id"]), user_info["id"], connection_id, now + _ttl(),
-        now, orjson.dumps(user_info), int(_ttl() * 4) + 60,
+        now, orjson.dumps(user_info), int(_ttl() * 4) + 60, "1" if listing else "0",
     )
-    return bool(result)
 
 
 async def leave(topic, user_id, connection_id):

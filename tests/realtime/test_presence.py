@@ -1,6 +1,7 @@
 """Presence: one entry per user however many tabs, join/leave events, lease expiry."""
 
 import asyncio
+import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -71,3 +72,15 @@ async def test_the_hub_heartbeat_sweeps_and_announces_dead_users(user, open_kind
         await asyncio.sleep(0.8)
         listed = await ws.request("presence", "open:room")
         assert [u["username"] for u in listed["presence"]] == ["alice"]
+
+
+async def test_join_and_list_gives_the_first_flag_and_every_present_user_in_one_call():
+    topic = f"open:crowd-{uuid.uuid4().hex[:8]}"
+    crowd = [{"id": i, "username": f"u{i}", "display_name": f"U{i}"} for i in range(1, 2502)]
+    for info in crowd[:-1]:
+        await presence.join(topic, info, f"conn-{info['id']}")
+    first, members = await presence.join_and_list(topic, crowd[-1], "conn-last")
+    assert first is True
+    assert members == crowd  # by id, more than one HMGET chunk
+    first, members = await presence.join_and_list(topic, crowd[-1], "conn-last-2")
+    assert first is False and len(members) == 2501
