@@ -27,8 +27,8 @@ from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from realtime import outbox
 from realtime.registry import check_event, parse_topic, topic_group
-from realtime.sql import bound_cursor
 
 logger = logging.getLogger("realtime.publish")
 
@@ -113,7 +113,7 @@ def publish_many(events, *, ephemeral=False, exclude_connection=None):
         # Counters are locked in topic order: two writers of the same topics cannot deadlock.
         for topic in sorted(by_topic):
             positions = by_topic[topic]
-            last = _append(topic, [(events[p][1], encoded[p]) for p in positions], now)
+            last = outbox.append(topic, [(events[p][1], encoded[p]) for p in positions], now)
             for offset, position in enumerate(positions):
                 seqs[position] = last - len(positions) + 1 + offset
         messages = [_message(topic, seq, event, _frame(topic, event, seq, data_json),
@@ -122,45 +122,6 @@ def publish_many(events, *, ephemeral=False, exclude_connection=None):
         # Outside any transaction (autocommit) this runs at once: the row is committed.
         transaction.on_commit(lambda: _send_sync(messages), robust=True)
     return seqs
-
-
-def _append(topic, rows, now):
-    """Adds [(event, data JSON bytes), ...] to the topic's outbox with the next seqs;
-    returns the last seq given.  The counter row stays locked until the transaction ends
-    (PostgreSQL row lock; SQLite's IMMEDIATE write lock), so seqs are gap-free and commit
-    in order."""
-    n = len(rows)
-    with bound_cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Counter and rows in one round trip: the rows come as one JSON array
-            # [[event, data], ...] numbered by WITH ORDINALITY.
-            array = b"[" + b",".join(b"[" + orjson.dumps(event) + b"," + data + b"]"
-                                     for event, data in rows) + b"]"
-            cursor.execute(
-                "WITH c AS (INSERT INTO realtime_topiccounter AS t (topic, seq) "
-                "VALUES (%s::text, %s::bigint) "
-                "ON CONFLICT (topic) DO UPDATE SET seq = t.seq + excluded.seq RETURNING t.seq), "
-                "e AS (INSERT INTO realtime_event (topic, seq, event, data, created_at) "
-                "SELECT %s::text, c.seq - %s::bigint + x.ord, x.value->>0, x.value->1, %s::timestamptz "
-                "FROM c, jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(value, ord)) "
-                "SELECT seq FROM c",
-                [topic, n, topic, n, now, array.decode()],
-            )
-            return cursor.fetchone()[0]
-        cursor.execute(
-            "INSERT INTO realtime_topiccounter (topic, seq) VALUES (%s, %s) ON CONFLICT (topic) "
-            "DO UPDATE SET seq = realtime_topiccounter.seq + excluded.seq RETURNING seq",
-            [topic, n],
-        )
-        last = cursor.fetchone()[0]
-        created = connection.ops.adapt_datetimefield_value(now)
-        cursor.executemany(
-            "INSERT INTO realtime_event (topic, seq, event, data, created_at) "
-            "VALUES (%s, %s, %s, %s, %s)",
-            [(topic, last - n + 1 + i, event, data.decode(), created)
-             for i, (event, data) in enumerate(rows)],
-        )
-        return last
 
 
 def _message(topic, seq, event, payload, exclude):
