@@ -1,5 +1,7 @@
 """REST: ingestion, batches, feeds and items, with their permissions."""
 
+import json
+
 import pytest
 
 from feeds.models import Feed, FeedItem, IngestBatch
@@ -32,7 +34,7 @@ def test_accepted_events_are_stored_and_queued_then_the_batch_reports_its_counts
     body = response.json()
     assert body["accepted"] == 2 and queued == [body["batch"]]
     batch = IngestBatch.objects.get(pk=body["batch"])
-    assert (batch.source, batch.status, len(batch.payload)) == (ingester, "queued", 2)
+    assert (batch.source, batch.status, len(json.loads(batch.payload))) == (ingester, "queued", 2)
 
     status = client.get(f"/api/events/batches/{batch.pk}/").json()
     assert status["status"] == "queued"

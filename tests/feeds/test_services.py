@@ -1,5 +1,7 @@
 """Upsert semantics, idempotency and what is published (the outbox rows of feed:<slug>)."""
 
+import json
+
 import pytest
 
 from feeds import limits, services
@@ -155,9 +157,9 @@ def test_events_whose_feed_vanished_before_the_task_ran_are_rejected(feed):
 
 def test_a_corrupt_stored_event_is_rejected_not_applied(feed):
     batch = services.queue_events(source=None, events=[make_event(id="a"), make_event(id="b")])
-    payload = batch.payload
+    payload = json.loads(batch.payload)
     payload[1]["version"] = "three"
-    IngestBatch.objects.filter(pk=batch.pk).update(payload=payload)
+    IngestBatch.objects.filter(pk=batch.pk).update(payload=json.dumps(payload))
     ingest_batch(batch.pk)
     batch.refresh_from_db()
     assert counts(batch) == (1, 0, 0, 1)

@@ -40,7 +40,8 @@ def test_published_items_are_exactly_the_stored_items(feed):
     stored = {item.external_id: serialize_item(item) for item in FeedItem.objects.select_related("feed")}
     assert published_items() == [stored["old"], stored["new"]]
     assert stored["old"]["occurred_at"] == "2025-02-01T08:00:00.123456+00:00"
-    assert FeedItem.objects.get(external_id="old").created_at < FeedItem.objects.get(external_id="old").updated_at
+    old = FeedItem.objects.get(external_id="old")
+    assert old.created_at < old.updated_at  # an update keeps created_at
 
 
 def test_a_chunk_of_500_events_is_a_handful_of_queries(feed):
@@ -62,6 +63,5 @@ def test_a_stored_batch_payload_reads_back_as_the_clean_events(feed):
 
     events = [make_event(id="a", data={"k": [1, "é"]}), make_event(id="b")]
     batch = services.queue_events(source=None, events=events)
-    stored = IngestBatch.objects.get(pk=batch.pk).payload
-    assert stored == batch.payload == [validate_event(e)[0] for e in events]
-    assert services._payload(batch.pk) == stored
+    assert IngestBatch.objects.get(pk=batch.pk).payload == batch.payload
+    assert services._payload(batch.pk) == [validate_event(e)[0] for e in events]
