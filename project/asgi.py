@@ -1,8 +1,8 @@
 """ASGI entry point: HTTP goes to Django, WebSockets to the realtime endpoint.
 
-The WebSocket stack, outside in: origin policy (realtime.auth.OriginPolicyMiddleware),
-cookies, the session user resolved once at the handshake (realtime.auth.SessionAuthMiddleware:
-unlike channels' AuthMiddlewareStack it does not wrap every send), then the URL router.
+The WebSocket side is realtime.endpoint.websocket_app: path, origin policy and the session
+user in one layer (unlike channels' middleware stack it neither copies the scope per layer
+nor wraps every send), then the consumer.
 """
 
 import os
@@ -16,17 +16,8 @@ from project import daphne_compat  # noqa: E402
 
 daphne_compat.patch()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.sessions import CookieMiddleware  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from realtime.auth import OriginPolicyMiddleware, SessionAuthMiddleware  # noqa: E402
-from realtime.routing import websocket_urlpatterns  # noqa: E402
+from realtime.endpoint import websocket_app  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": OriginPolicyMiddleware(
-            CookieMiddleware(SessionAuthMiddleware(URLRouter(websocket_urlpatterns)))
-        ),
-    }
-)
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_app})

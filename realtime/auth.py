@@ -1,4 +1,4 @@
-"""Connection authentication: the origin policy and single-use connect tickets.
+"""Connection authentication: the origin policy, single-use connect tickets, the session user.
 
 Origin policy (cross-site WebSocket hijacking): a foreign Origin is refused at the
 handshake; a missing Origin (scripts, apps) is accepted only with a ticket, never on a
@@ -112,55 +112,14 @@ def origin_allowed(origin):
     )
 
 
-class OriginPolicyMiddleware:
-    """Refuses the handshake (HTTP 403) for a foreign Origin, or for a missing Origin
-    without a ticket; marks the scope so the consumer never trusts the cookie then."""
+def session_user(session_key):
+    """The user of a session cookie, or AnonymousUser: what Django's AuthenticationMiddleware
+    would give a request with that cookie (session hash checked).  Sync: one worker-thread
+    hop at the handshake reads the session and the user."""
+    from importlib import import_module
+    from types import SimpleNamespace
 
-    def __init__(self, app):
-        self.app = app
+    from django.contrib.auth import get_user
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "websocket":
-            return await self.app(scope, receive, send)
-        origin = origin_from_scope(scope)
-        ticket = ticket_from_scope(scope)
-        if origin is None:
-            if not ticket:
-                return await _deny(receive, send)
-        elif not origin_allowed(origin):
-            return await _deny(receive, send)
-        scope = dict(scope, realtime_origin=origin, realtime_ticket=ticket)
-        return await self.app(scope, receive, send)
-
-
-async def _deny(receive, send):
-    message = await receive()
-    if message["type"] == "websocket.connect":
-        await send({"type": "websocket.close"})  # before accept: the server answers 403
-
-
-class SessionAuthMiddleware:
-    """The session cookie's user in scope["user"], resolved once at the handshake.
-
-    Replaces channels' SessionMiddleware + AuthMiddleware for the socket: those wrap
-    every outgoing message to save a modified session (a lazy-object check per frame,
-    most of the send path's cost in a broadcast), and the socket never modifies the
-    session.  Expects channels' CookieMiddleware outside it.
-    """
-
-    def __init__(self, app):
-        from channels.auth import AuthMiddleware
-
-        self.auth = AuthMiddleware(app)
-
-    async def __call__(self, scope, receive, send):
-        from channels.sessions import InstanceSessionWrapper
-        from django.contrib.auth.models import AnonymousUser
-
-        if scope.get("realtime_ticket") or not scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME):
-            # The ticket decides who connects (the consumer redeems it), and without a
-            # session cookie there is nobody to look up: no database hop at the handshake.
-            return await self.auth.inner(dict(scope, user=AnonymousUser()), receive, send)
-        wrapper = InstanceSessionWrapper(scope, send)
-        await wrapper.resolve_session()
-        return await self.auth(wrapper.scope, receive, send)  # the raw send, unwrapped
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return get_user(SimpleNamespace(session=session))

@@ -164,3 +164,27 @@ async def test_a_ticket_holding_a_bare_user_id_from_an_older_release_still_works
     await sync_to_async(sync_client().set)(TICKET_PREFIX + "legacy-ticket", str(user.pk), ex=30)
     async with connect_ws(ticket="legacy-ticket") as ws:
         assert (await ws.request("subscribe", f"user:{user.pk}"))["seq"] == 0
+
+
+async def test_a_websocket_to_any_other_path_is_refused_at_the_handshake(user):
+    from channels.testing import WebsocketCommunicator
+
+    from project.asgi import application
+
+    ticket = await sync_to_async(issue_ticket)(user)
+    comm = WebsocketCommunicator(application, f"/ws/other/?ticket={ticket}")
+    connected, _ = await comm.connect(timeout=5)
+    assert not connected
+
+
+async def test_a_session_cookie_with_a_stale_session_hash_is_anonymous(user):
+    """The handshake checks the session like Django's AuthenticationMiddleware: after a
+    password change elsewhere the old session no longer authenticates."""
+    _, session = await login_session(user)
+    user.set_password("a-new-password-123")
+    await sync_to_async(user.save)()
+    async with connect_ws(session_cookie=session, origin="http://localhost:8000") as ws:
+        assert ws.accepted
+        with pytest.raises(ProtocolErrorFrame) as err:
+            await ws.request("subscribe", f"user:{user.pk}")
+        assert err.value.code == "forbidden"
