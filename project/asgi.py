@@ -7,10 +7,16 @@ nor wraps every send), then the consumer.
 
 import os
 
+import django
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-django_asgi_app = get_asgi_application()  # sets Django up before anything imports models
+django.setup(set_prefix=False)  # before anything imports models
+
+from project.middleware import run_django_middleware_sync  # noqa: E402
+
+run_django_middleware_sync()  # before the handler loads the middleware
+django_asgi_app = get_asgi_application()
 
 from project import daphne_compat  # noqa: E402
 
