@@ -3,9 +3,10 @@ client.  10,000 events (by default) are posted as two batches of 5,000 to a fres
 clock runs from the first POST until a client subscribed to `feed:<slug>` has received every
 item.  Prints one JSON line.
 
-Self-contained (default): starts its own embedded Redis, SQLite database (or the existing,
-empty database given with --database-url, which it migrates), daphne and one Celery worker
-in a temp directory, with production settings (DEBUG off), and stops them afterwards:
+Self-contained (default): starts its own embedded Redis, SQLite database (or the
+PostgreSQL database given with --database-url, created if missing and migrated), daphne
+and one Celery worker in a temp directory, with production settings (DEBUG off), and stops
+them afterwards:
 
     .venv/bin/python -m bench.ingest
     .venv/bin/python -m bench.ingest --workers 2 \
@@ -60,6 +61,22 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def create_database(url):
+    """Creates the PostgreSQL database `url` names when it does not exist yet."""
+    if not url.startswith("postgres"):
+        return
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def http(method, url, body=None, token=None, timeout=120):
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method,
@@ -100,6 +117,7 @@ class Stack:
         self.secret = secrets.token_urlsafe(40)
         self.redis = embedded_redis.start(self.dir / "redis.sock")
         env = self.env()
+        create_database(self.database_url)
         subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
         token = subprocess.run([PY, "-c", SETUP % {"slug": slug}], cwd=ROOT, env=env, check=True,
                                capture_output=True, text=True).stdout.strip().splitlines()[-1]
