@@ -20,7 +20,7 @@ class UvicornServer(servers.DaphneServer):
         self.redis_url = env.get("REDIS_URL")
         servers.Process.__init__(self, [
             sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-            "--loop", "uvloop", "--ws", "websockets", "--lifespan", "off", "--no-access-log",
+            "--loop", "uvloop", "--ws", "websockets-sansio", "--lifespan", "off", "--no-access-log",
             *extra_args], env, f"uvicorn-{port}")
 
 
