@@ -5,6 +5,7 @@ user in one layer (unlike channels' middleware stack it neither copies the scope
 nor wraps every send), then the consumer.
 """
 
+import gc
 import os
 
 import django
@@ -27,3 +28,8 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 from realtime.endpoint import websocket_app  # noqa: E402
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_app})
+
+# Everything loaded so far (Django, apps, URL patterns, schemas) lives as long as the
+# process: frozen, full collections stop walking it again and again (full collections of
+# 115-135 ms were seen in a daphne process parsing a 5,000-event ingest POST).
+gc.freeze()
