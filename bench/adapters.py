@@ -9,6 +9,7 @@ import asyncio
 import html
 import itertools
 import json
+import secrets
 import time
 import urllib.parse
 import urllib.request
@@ -82,6 +83,9 @@ class Target:
 
     async def setup(self):
         """Once per run, before any connection (e.g. log in)."""
+
+    async def prepare(self, clients: int):
+        """Before a timed connect storm: whatever the target's clients hold beforehand."""
 
     async def open(self, room: str, kind: str = "chat") -> Conn:
         raise NotImplementedError
@@ -168,28 +172,44 @@ class Ours(Target):
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read())
 
-    async def _ticket(self):
-        """A fresh single-use ticket: POST /api/auth/ticket/, or with --mint-tickets written
-        straight to Redis the way realtime.auth.issue_ticket does (idle runs: 10,000
-        connections' memory does not depend on how their tickets were fetched, and the
-        HTTP round trip would make the run several minutes long)."""
-        if self.args.mint_tickets:
-            import secrets
-
+    def _minter(self):
+        """The Redis client and value for --mint-tickets: written the way
+        realtime.auth.issue_ticket does (the user snapshot of bench/setup_ours.py's staff user)."""
+        if not hasattr(self, "_redis"):
             import redis.asyncio as aredis
 
-            if not hasattr(self, "_redis"):
-                self._redis = aredis.Redis.from_url(self.args.mint_tickets)
-                self._user_id = self.args.mint_user
-                # The user snapshot issue_ticket stores (bench/setup_ours.py's staff user).
-                self._ticket_value = dumps({"id": self._user_id, "username": self.args.username,
-                                            "display_name": self.args.username,
-                                            "is_staff": True, "is_superuser": False})
+            self._redis = aredis.Redis.from_url(self.args.mint_tickets)
+            self._ticket_value = dumps({"id": self.args.mint_user, "username": self.args.username,
+                                        "display_name": self.args.username,
+                                        "is_staff": True, "is_superuser": False})
+        return self._redis
+
+    async def _ticket(self):
+        """A fresh single-use ticket: one issued by prepare(), else POST /api/auth/ticket/, or
+        with --mint-tickets written straight to Redis (idle runs: 10,000 connections' memory
+        does not depend on how their tickets were fetched, and the HTTP round trip would make
+        the run several minutes long)."""
+        if getattr(self, "_issued", None):
+            return self._issued.pop()
+        if self.args.mint_tickets:
             ticket = secrets.token_urlsafe(24)
-            await self._redis.set("sb:ticket:" + ticket, self._ticket_value, ex=60)
+            await self._minter().set("sb:ticket:" + ticket, self._ticket_value, ex=60)
             return ticket
         return (await asyncio.to_thread(self._post, "/api/auth/ticket/", {},
                                         {"Authorization": f"Token {self.token}"}))["ticket"]
+
+    async def prepare(self, clients):
+        """With --mint-tickets, issues the storm's tickets before the clock starts (one Redis
+        pipeline), as clients that already hold one do; over HTTP each connection still
+        fetches its own inside the storm."""
+        if not self.args.mint_tickets:
+            return
+        tickets = [secrets.token_urlsafe(24) for _ in range(clients)]
+        async with self._minter().pipeline(transaction=False) as pipe:
+            for ticket in tickets:
+                pipe.set("sb:ticket:" + ticket, self._ticket_value, ex=120)
+            await pipe.execute()
+        self._issued = tickets
 
     async def open(self, room, kind="chat"):
         # Tickets are single use: one fresh ticket per connection.

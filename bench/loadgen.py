@@ -293,6 +293,7 @@ async def idle(ctx):
 @scenario("connect")
 async def connect_storm(ctx):
     a = ctx.args
+    await ctx.target.prepare(a.clients)  # ours with --mint-tickets: tickets issued beforehand
     ctx.mon.start()
     t0 = time.perf_counter()
     conns, fails, times = await ctx.open_many([a.room] * a.clients)

@@ -80,7 +80,7 @@ def render(rows, info):
         out.append("\n**--quick run: toy sizes, not a measurement.**")
     out += ["", "| server | deliveries/s, 100 subs | deliveries/s, 1,000 subs | p50 / p99 ms, "
             "1,000 subs × 1 msg/s | p50 / p99 ms, 100 subs × 10 msg/s | KB per idle conn | "
-            "connects/s (1,000) | sync publishes/s to 1,000 subs | cursor-storm deliveries/s |",
+            "connects/s (1,000)¹ | sync publishes/s to 1,000 subs | cursor-storm deliveries/s |",
             "|---|---|---|---|---|---|---|---|---|"]
     for prefix, label in SERVERS:
         idle = next((r for k, r in by.items() if k.startswith(f"{prefix}-idle-")), None)
@@ -97,6 +97,12 @@ def render(rows, info):
                    f"{_deliv(get(prefix, 'fanout-1000'))} | {_lat(get(prefix, 'latency-1000x1'))} | "
                    f"{_lat(get(prefix, 'latency-100x10'))} | {idle_s} | {conn_s} | {sync_s} | "
                    f"{'—' if cursor is None else _deliv(cursor)} |")
+    http = by.get("ours-connect-http-1000")
+    out += ["", "¹ Connect storm: each connection authenticated and subscribed.  Ours: with a "
+            "single-use ticket issued before the clock starts (what a client holding one does); "
+            "fetching each ticket over HTTP inside the storm (`ours-connect-http-1000`, daphne): "
+            + ("not run" if http is None else _err(http) if not _ok(http)
+               else f"{_num(http.get('connects_per_s'))}/s") + ".  The tutorial authenticates nobody."]
     out += ["", "Ratios (Switchboard on daphne / uvicorn against the tutorial and the reference; "
             "> 1 is better for Switchboard, latency ratios are theirs / ours):", "",
             "| metric | daphne ÷ tutorial | uvicorn ÷ tutorial | daphne ÷ reference | "
