@@ -155,8 +155,9 @@ def _generic(command):
 
 def _scale(by):
     one, two = by.get("scale-1proc"), by.get("scale-2proc")
-    lines = ["Scale-out (fan-out to 1,000 subscribers, 100 messages; server process(es) pinned "
-             "to CPU 0 with `taskset -c 0`, load generator and publisher to CPU 1):", ""]
+    messages = _num((one or {}).get("expected", 0) // max(1, (one or {}).get("clients") or 1000))
+    lines = [f"Scale-out (fan-out to 1,000 subscribers, {messages} messages; server process(es) "
+             "pinned to CPU 0 with `taskset -c 0`, load generator and publisher to CPU 1):", ""]
     if not (_ok(one) and _ok(two)):
         return lines + [f"not measured: {_err(one)} / {_err(two)}"]
 

@@ -88,8 +88,9 @@ MATRIX = [
     run("reference-idle-10k", "reference", "reference", "idle", 10_000, *IDLE),
     run("reference-connect-1000", "reference", "reference", "connect", 1000, *CONNECT),
     # scale-out: 1 vs 2 processes, servers pinned to CPU 0, load generator to CPU 1
-    run("scale-1proc", "ours", "ours", "fanout", 1000, "--messages", "100", *FAN, MINT, cpus="0"),
-    run("scale-2proc", "ours", "ours", "fanout", 1000, "--messages", "100", *FAN, MINT, cpus="0",
+    # (400 messages: CPU per delivery over ~6 s; 100 gave ±25 % between runs)
+    run("scale-1proc", "ours", "ours", "fanout", 1000, "--messages", "400", *FAN, MINT, cpus="0"),
+    run("scale-2proc", "ours", "ours", "fanout", 1000, "--messages", "400", *FAN, MINT, cpus="0",
         servers=2),
     # ours under uvicorn + uvloop
     run("uvicorn-fanout-100", "ours", "ours-uvicorn", "fanout", 100, "--messages", "1000", *FAN,
