@@ -71,6 +71,19 @@ def test_a_revoked_token_stops_working_for_tickets_and_so_for_new_connections(ap
     assert api.post("/api/auth/ticket/").status_code == 401
 
 
+def test_revoking_a_token_voids_the_tickets_it_issued(api, user, django_capture_on_commit_callbacks):
+    from realtime.auth import TICKET_PREFIX
+    from realtime.redis import sync_client
+
+    token = Token.objects.create(user=user)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    ticket = api.post("/api/auth/ticket/").json()["ticket"]
+    assert sync_client().exists(TICKET_PREFIX + ticket)
+    with django_capture_on_commit_callbacks(execute=True):
+        token.delete()
+    assert not sync_client().exists(TICKET_PREFIX + ticket)
+
+
 def test_the_login_form_needs_its_csrf_token(user):
     client = Client(enforce_csrf_checks=True)
     response = client.post("/accounts/login/", {"username": "alice", "password": "pw-alice"})

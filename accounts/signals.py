@@ -1,0 +1,17 @@
+"""Revoking an API token voids the connect tickets issued meanwhile: a ticket is how a token
+becomes a socket, so a revoked token must not open one during a ticket's 30 s."""
+
+from django.db import transaction
+from django.db.models.signals import post_delete
+from rest_framework.authtoken.models import Token
+
+from realtime.auth import revoke_tickets
+
+
+def _token_deleted(sender, instance, **kwargs):
+    user_id = instance.user_id
+    transaction.on_commit(lambda: revoke_tickets(user_id))
+
+
+def connect():
+    post_delete.connect(_token_deleted, sender=Token, dispatch_uid="accounts.token-revoked")
