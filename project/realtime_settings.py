@@ -59,6 +59,15 @@ REALTIME_TICKET_TTL = get_int("REALTIME_TICKET_TTL", 30)
 # nobody else slows down.
 REALTIME_SEND_QUEUE_LIMIT = get_int("REALTIME_SEND_QUEUE_LIMIT", 1000)
 
+# ...but only once the queue has stayed over that limit this long: a burst (several
+# 500-event layer messages handled in one loop turn) can fill a reading client's queue
+# for a moment, and its writer drains it within milliseconds.  A client that does not
+# read stays over the limit and is closed at the next frame after this.
+REALTIME_SEND_QUEUE_GRACE_SECONDS = get_float("REALTIME_SEND_QUEUE_GRACE_SECONDS", 0.5)
+
+# Whatever the grace, a queue this many times the limit is closed at once (memory bound).
+REALTIME_SEND_QUEUE_HARD_FACTOR = get_int("REALTIME_SEND_QUEUE_HARD_FACTOR", 10)
+
 # Connection rows whose process has not refreshed them for this long are closed by the
 # sweep task (a killed server cannot close its own).
 REALTIME_CONNECTION_STALE_AFTER = get_float("REALTIME_CONNECTION_STALE_AFTER", 120.0)

@@ -47,8 +47,8 @@ class RealtimeConsumer:
     process are its largest memory (docs/performance.md)."""
 
     __slots__ = ("scope", "_send", "id", "user", "user_id", "user_info", "subs", "state", "authz",
-                 "bucket", "last_frame_at", "out", "closing", "cleaned_up", "close_code", "hub",
-                 "writer")
+                 "bucket", "last_frame_at", "out", "over_since", "closing", "cleaned_up",
+                 "close_code", "hub", "writer")
 
     def __init__(self, scope, send):
         self.scope = scope
@@ -63,6 +63,7 @@ class RealtimeConsumer:
         self.bucket = TokenBucket()
         self.last_frame_at = time.monotonic()
         self.out = None  # a deque while frames wait to be written
+        self.over_since = None  # when the queue reached REALTIME_SEND_QUEUE_LIMIT
         self.closing = False
         self.cleaned_up = False
         self.close_code = None
@@ -152,18 +153,41 @@ class RealtimeConsumer:
 
     # --- output ----------------------------------------------------------------------
     def send_frame(self, text):
-        """Queues a text frame; a client that lets the queue fill up is closed 4503."""
+        """Queues a text frame; a client whose queue stays full is closed 4503."""
         if self.closing:
             return
         out = self.out
         if out is None:
             out = self.out = deque()
-        elif len(out) >= settings.REALTIME_SEND_QUEUE_LIMIT:
+            self.over_since = None
+        elif len(out) < settings.REALTIME_SEND_QUEUE_LIMIT:
+            self.over_since = None
+        elif self._over_limit(len(out)):
             logger.warning("connection %s is not reading; closing it", self.id)
             self.abort(CLOSE_SLOW_CONSUMER)
             return
         out.append(text)
         self._start_writer()
+
+    def _over_limit(self, queued):
+        """Whether a queue at or over the limit means a client that does not keep up: it
+        has stayed there REALTIME_SEND_QUEUE_GRACE_SECONDS, or passed the hard bound."""
+        now = time.monotonic()
+        if self.over_since is None:
+            self.over_since = now
+            # No later frame may come to notice that it stayed full: look again then.
+            asyncio.get_running_loop().call_later(
+                settings.REALTIME_SEND_QUEUE_GRACE_SECONDS, self._recheck_queue, now)
+        return (now - self.over_since > settings.REALTIME_SEND_QUEUE_GRACE_SECONDS
+                or queued >= settings.REALTIME_SEND_QUEUE_LIMIT * settings.REALTIME_SEND_QUEUE_HARD_FACTOR)
+
+    def _recheck_queue(self, since):
+        """The grace after the queue reached the limit at `since`: still full, it is closed."""
+        out = self.out
+        if (not self.closing and self.over_since == since and out is not None
+                and len(out) >= settings.REALTIME_SEND_QUEUE_LIMIT):
+            logger.warning("connection %s is not reading; closing it", self.id)
+            self.abort(CLOSE_SLOW_CONSUMER)
 
     def send_json(self, obj):
         self.send_frame(orjson.dumps(obj).decode())

@@ -60,7 +60,7 @@ def test_loadgen_connects_with_http_and_minted_tickets_and_measures_cursors(benc
 
 def test_report_renders_rows_into_the_docs_block(tmp_path):
     doc = tmp_path / "performance.md"
-    doc.write_text(f"# Performance\n\nprose\n\n{report.BEGIN}\nstale-block-text\n{report.END}\n\nmore prose\n")
+    doc.write_text(f"# Performance\n\nprose\n\n{report.BEGIN}\nstale-block\n{report.END}\n\nmore prose\n")
     rows = [{"id": "ours-fanout-100", "target": "ours", "scenario": "fanout", "deliveries_per_s": 9000.0,
              "delivered": 10, "expected": 10, "lost": 0, "command": "$PY -m bench.loadgen --url "
              "ws://127.0.0.1:4321/ws --server-pid 99"},
@@ -71,6 +71,6 @@ def test_report_renders_rows_into_the_docs_block(tmp_path):
             "total_s": 1, "results": "r.jsonl"}
     report.rewrite_docs(report.render(rows, info), path=str(doc))
     text = doc.read_text()
-    assert "prose" in text and "more prose" in text and "stale-block-text" not in text
+    assert "prose" in text and "more prose" in text and "stale-block" not in text
     assert "| deliveries/s, 100 subs | 3.00× |" in text
     assert "ws://127.0.0.1:PORT/ws --server-pid PID" in text

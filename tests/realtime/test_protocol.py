@@ -239,3 +239,19 @@ async def test_reauthorize_revokes_subscribers_the_rules_no_longer_allow(make_us
             assert await b.expect_silence(0.4)
     finally:
         registry.topic_kinds.pop("gated", None)
+
+
+async def test_a_burst_beyond_the_send_queue_limit_reaches_a_reading_client_whole(user, settings):
+    """publish_many's 500-event layer messages land in one loop turn: a queue over the limit
+    for a moment is a burst, not a slow client (closed only if it stays full, see
+    test_slow_client.py)."""
+    from realtime.publish import publish_many
+
+    settings.REALTIME_SEND_QUEUE_LIMIT = 50
+    topic = f"user:{user.pk}"
+    async with connect_ws(user) as ws:
+        await ws.request("subscribe", topic)
+        await sync_to_async(publish_many)([(topic, "notification", {"n": n}) for n in range(300)])
+        got = [(await ws.next_event())["data"]["n"] for _ in range(300)]
+        assert got == list(range(300))
+        assert "pong" in await ws.request("ping")  # still open

@@ -106,11 +106,18 @@ def subscribe_raw(server, user):
     return sock, reader
 
 
-def closes_4503(server):
-    with urllib.request.urlopen(server.url + "/metrics", timeout=5) as response:
-        text = response.read().decode()
-    match = re.search(r'^switchboard_closes_total\{code="4503"\} (\S+)$', text, re.M)
-    return float(match[1]) if match else 0.0
+def closes_4503(server, wait_for=None):
+    """The server's count of 4503 closes; with wait_for, polls up to 5 s for that count (the
+    close comes REALTIME_SEND_QUEUE_GRACE_SECONDS after the queue filled)."""
+    deadline = time.monotonic() + (5 if wait_for is not None else 0)
+    while True:
+        with urllib.request.urlopen(server.url + "/metrics", timeout=5) as response:
+            text = response.read().decode()
+        match = re.search(r'^switchboard_closes_total\{code="4503"\} (\S+)$', text, re.M)
+        count = float(match[1]) if match else 0.0
+        if wait_for is None or count >= wait_for or time.monotonic() > deadline:
+            return count
+        time.sleep(0.1)
 
 
 async def flood_while_a_normal_client_listens(server, fast_user):
@@ -147,7 +154,7 @@ async def test_uvicorn_bounds_a_non_reading_clients_queue_closes_it_4503_and_nob
     assert worst < PROMPT
     # The server stopped queueing for the slow client: its memory did not follow the 8 MB.
     assert growth < RSS_BOUND_UVICORN
-    assert await asyncio.to_thread(closes_4503, server) == 1
+    assert await asyncio.to_thread(closes_4503, server, 1) == 1
     # When the slow client reads again it finds a prefix of the events, in order, then the
     # close frame 4503: nothing out of order, and it knows to resume with `since`.
     sock.settimeout(10)
@@ -174,7 +181,7 @@ async def test_uvicorn_drops_a_client_that_never_reads_within_15_seconds(asgi_se
     slow_user, fast_user = await sync_to_async(make_user)("slow"), await sync_to_async(make_user)("fast")
     sock, _ = await sync_to_async(subscribe_raw)(server, slow_user)
     await flood_while_a_normal_client_listens(server, fast_user)
-    assert await asyncio.to_thread(closes_4503, server) == 1
+    assert await asyncio.to_thread(closes_4503, server, 1) == 1
     port = sock.getsockname()[1]
     process = psutil.Process(server.pid)
     deadline = time.monotonic() + 15
