@@ -323,18 +323,20 @@ class RealtimeConsumer:
                 denial = errors.Forbidden("Log in to follow this topic.", field="topic")
             elif self.user_id is None and access == "write":
                 denial = errors.Forbidden("Log in to do that.", field="topic")
-            elif not (access == "read" and self.hub.topic_is_public(topic)):
+            elif not (access == "read" and await self.hub.known_public(topic)):
                 public = access == "read" and topic_kind.public_read is not None
-                generation = self.hub.public_generation
+                asking = self.hub.ask_public(topic) if public else None
+                is_public = False
                 try:
                     allowed, is_public = await store.run_sync(_authorize, topic_kind, self.user,
                                                               key, access, public)
                     if not allowed:
                         denial = errors.Forbidden(f"You may not {access} {topic}.", field="topic")
-                    elif is_public:
-                        self.hub.remember_public(topic, generation)
                 except errors.ProtocolError as exc:
                     denial = exc
+                finally:
+                    if asking is not None:
+                        self.hub.answer_public(topic, asking, is_public)
             cached = (now + settings.REALTIME_AUTHZ_CACHE_SECONDS, denial)
             self.authz[(topic, access)] = cached
         if cached[1] is not None:

@@ -88,6 +88,8 @@ class Hub(OrderingMixin, MaintenanceMixin):
         self.tasks = []
         self.public_topics = {}  # topic -> monotonic time its "anyone may read" expires
         self.public_generation = 0  # bumped by every reauthorize: older answers are stale
+        self.public_asking = {}  # topic -> (future of the answer, generation asked at)
+        self.reading = {}  # topic -> future of its latest seq, read from the outbox now
         self.group_lock = asyncio.Lock()
         self.started = asyncio.Event()
         self.connlog = ConnectionLog()
@@ -158,7 +160,7 @@ class Hub(OrderingMixin, MaintenanceMixin):
             latest, replay = known, (None if since is None else [])
         else:
             try:
-                latest, replay = await store.run_sync(store.resume_state, topic, since)
+                latest, replay = await self._resume_state(topic, since)
             except BaseException:
                 await self.unsubscribe(conn, topic)
                 raise
@@ -187,6 +189,32 @@ class Hub(OrderingMixin, MaintenanceMixin):
                 raise
         return {"seq": latest, "recovered": recovered, "presence": members}
 
+    async def _resume_state(self, topic, since):
+        """store.resume_state in a worker thread; subscribers without `since` arriving while
+        one read of the topic's latest seq is in flight share it (a reconnect storm onto one
+        topic reads once: their live events are buffered from before that read ended)."""
+        if since is None and topic in self.reading:
+            shared = await asyncio.shield(self.reading[topic])
+            # That read may have ended before this subscriber joined the topic's local set:
+            # an event delivered meanwhile is in topic_last, and is "before" this subscribe.
+            return max(shared, self.topic_last.get(topic) or 0), None
+        future = None
+        if since is None:
+            future = self.reading[topic] = asyncio.get_running_loop().create_future()
+        try:
+            latest, replay = await store.run_sync(store.resume_state, topic, since)
+        except BaseException as exc:
+            if future is not None:
+                future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
+                future.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        finally:
+            if future is not None and self.reading.get(topic) is future:
+                del self.reading[topic]
+        if future is not None:
+            future.set_result(latest)
+        return latest, replay
+
     def finish_subscribe(self, conn, topic):
         """After the subscribe reply is sent: delivers the buffered live events."""
         sub = conn.subs.get(topic)
@@ -214,19 +242,37 @@ class Hub(OrderingMixin, MaintenanceMixin):
                 logger.warning("presence leave failed for %s on %s", conn.id, topic)
         return True
 
-    def topic_is_public(self, topic):
-        """Whether a recent public_read answer says anyone may read topic."""
+    async def known_public(self, topic):
+        """Whether a recent public_read answer says anyone may read topic; while another
+        connection is asking, its answer (a reconnect storm onto one topic asks once)."""
         expires = self.public_topics.get(topic)
-        return expires is not None and expires > time.monotonic()
+        if expires is not None and expires > time.monotonic():
+            return True
+        asking = self.public_asking.get(topic)
+        return bool(asking is not None and await asyncio.shield(asking[0]))
 
-    def remember_public(self, topic, generation):
-        """Caches a public_read answer asked at `generation`, unless a reauthorize came
-        since (the answer may predate the topic turning private)."""
-        if generation == self.public_generation:
+    def ask_public(self, topic):
+        """Marks a public_read question about topic in flight; answer_public() ends it."""
+        if topic in self.public_asking:
+            return None  # asked meanwhile by another connection: its answer is shared
+        asking = self.public_asking[topic] = (asyncio.get_running_loop().create_future(),
+                                              self.public_generation)
+        return asking
+
+    def answer_public(self, topic, asking, is_public):
+        """Caches the answer, unless a reauthorize came since the question (it may predate
+        the topic turning private), and releases those waiting for it."""
+        future, generation = asking
+        if self.public_asking.get(topic) is asking:
+            del self.public_asking[topic]
+        is_public = is_public and generation == self.public_generation
+        if is_public:
             if len(self.public_topics) > 10_000:  # bounded: drop expired answers
                 now = time.monotonic()
                 self.public_topics = {t: e for t, e in self.public_topics.items() if e > now}
             self.public_topics[topic] = time.monotonic() + settings.REALTIME_PUBLIC_TOPIC_CACHE_SECONDS
+        if not future.done():
+            future.set_result(is_public)
 
     async def _announce(self, topic, event, data, exclude=None):
         """Sends a presence event; a failed send (Redis restarting: the layer's first send
@@ -272,6 +318,9 @@ class Hub(OrderingMixin, MaintenanceMixin):
                 elif kind == "rt.reauthorize":
                     self.public_generation += 1
                     self.public_topics.pop(message["topic"], None)
+                    asking = self.public_asking.pop(message["topic"], None)
+                    if asking is not None and not asking[0].done():
+                        asking[0].set_result(False)  # waiters ask for themselves
                     asyncio.ensure_future(self._reauthorize(message["topic"]))
             except asyncio.CancelledError:
                 raise

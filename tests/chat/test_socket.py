@@ -1,6 +1,7 @@
 """The chat actions through the real consumer, hub and Redis channel layer."""
 
 import asyncio
+import contextlib
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -251,3 +252,33 @@ async def test_a_room_made_private_is_refused_at_once_to_new_subscribers_on_a_pr
         assert (await next_event(ws))["event"] == "subscription.revoked"  # reauthorize ran
         async with connect_ws(carol) as fresh:
             assert (await error_of(fresh.request("subscribe", LOBBY)))["code"] == "not_found"
+
+
+async def test_a_reconnect_storm_onto_one_room_asks_the_database_once(lobby, user, monkeypatch):
+    """Thirty sockets subscribing at once: one "is it public?" query and one latest-seq read
+    serve them all (realtime.hub single-flights both), and every reply agrees."""
+    import dataclasses
+
+    from realtime import store
+    from realtime.registry import topic_kinds
+
+    calls = {"public": 0, "resume": 0}
+    kind = topic_kinds["room"]
+
+    def counting_public(key):
+        calls["public"] += 1
+        return kind.public_read(key)
+
+    real_resume = store.resume_state
+
+    def counting_resume(topic, since):
+        calls["resume"] += 1
+        return real_resume(topic, since)
+
+    monkeypatch.setitem(topic_kinds, "room", dataclasses.replace(kind, public_read=counting_public))
+    monkeypatch.setattr(store, "resume_state", counting_resume)
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(connect_ws(user)) for _ in range(30)]
+        replies = await asyncio.gather(*(ws.request("subscribe", LOBBY) for ws in sockets))
+    assert len({reply["seq"] for reply in replies}) == 1
+    assert calls["public"] == 1 and calls["resume"] == 1
