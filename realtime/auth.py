@@ -6,6 +6,7 @@ session cookie alone.  Browsers always send Origin, so that closes the hijacking
 without locking out non-browser clients (channels' stock validator refuses them all).
 """
 
+import functools
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,8 +32,7 @@ def issue_ticket(user):
     redeeming it is one Redis GETDEL and no database read; it is voided with the user's
     other tickets by revoke_tickets() on logout or deactivation."""
     ticket = secrets.token_urlsafe(24)
-    value = {"id": user.pk, "username": user.get_username(),
-             "display_name": getattr(user, "get_display_name", user.get_username)()}
+    value = public_info(user)
     for name in TICKET_USER_FIELDS:
         value[name] = bool(getattr(user, name, False))
     ttl = settings.REALTIME_TICKET_TTL
@@ -42,6 +42,12 @@ def issue_ticket(user):
     pipe.expire(USER_TICKETS_PREFIX + str(user.pk), ttl)
     pipe.execute()
     return ticket
+
+
+def public_info(user):
+    """{id, username, display_name}: how presence and the socket name a user."""
+    return {"id": user.pk, "username": user.get_username(),
+            "display_name": getattr(user, "get_display_name", user.get_username)()}
 
 
 def revoke_tickets(user_id):
@@ -77,13 +83,20 @@ def user_from_ticket(info):
     from django.contrib.auth import get_user_model
 
     model = get_user_model()
+    fields = _field_names(model)
     values = {"id": info["id"], model.USERNAME_FIELD: info["username"], "is_active": True}
-    if any(f.attname == "display_name" for f in model._meta.concrete_fields):
+    if "display_name" in fields:
         values["display_name"] = info.get("display_name", "")
     for name in TICKET_USER_FIELDS:
         values[name] = bool(info.get(name, False))
-    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    names = [name for name in fields if name in values]
     return model.from_db(DEFAULT_DB_ALIAS, names, [values[n] for n in names])
+
+
+@functools.cache
+def _field_names(model):
+    """A model's concrete field attnames, in order (asked once per process, not per socket)."""
+    return tuple(f.attname for f in model._meta.concrete_fields)
 
 
 def ticket_from_scope(scope):
