@@ -6,12 +6,12 @@ class ChatConfig(AppConfig):
 
     def ready(self):
         """Registers this app's topic kind, events and socket actions with the realtime layer."""
-        from chat import events, handlers
+        from chat import events, handlers, permissions
         from realtime.registry import register_action, register_topic_kind
 
         events.register()
         register_topic_kind("room", authorize=handlers.authorize, presence=True, anonymous_read=True,
-                            public_read=handlers.is_public)
+                            public_read=permissions.slug_is_public)
         room = ("room",)
         register_action("chat.send", handlers.send, topic_kinds=room, access="write",
                         doc="Posts a message {body, client_id}; idempotent per client_id.")

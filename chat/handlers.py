@@ -23,11 +23,6 @@ def authorize(user, key, access):
     return permissions.can_write(user, room) if access == "write" else True
 
 
-def is_public(key):
-    """room:<slug> may be read by anyone (the realtime layer caches this per process)."""
-    return Room.objects.filter(slug=key, is_private=False).exists()
-
-
 def _room(request):
     return services.get_room(request.key, request.user)
 

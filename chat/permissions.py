@@ -32,6 +32,12 @@ def can_read(user, room):
     return user.is_staff or RoomMembership.objects.filter(room=room, user=user).exists()
 
 
+def slug_is_public(slug):
+    """Whether anyone may read room `slug` (and its board) without a user at hand: the
+    room and board topics' public_read hook, cached per process by the realtime layer."""
+    return Room.objects.filter(slug=slug, is_private=False).exists()
+
+
 def can_write(user, room):
     """Post messages, draw: signed in, not archived, and a reader (members of private rooms)."""
     if room.archived or not _signed_in(user) or not user.is_active:

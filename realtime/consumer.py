@@ -19,7 +19,7 @@ import orjson
 from django.conf import settings
 
 from realtime import errors, metrics, store
-from realtime.auth import redeem_ticket, user_from_ticket
+from realtime.auth import public_info, redeem_ticket, user_from_ticket
 from realtime.hub import get_hub
 from realtime.limits import TokenBucket
 from realtime.registry import ActionRequest, actions, parse_topic, topic_kinds
@@ -122,8 +122,7 @@ class RealtimeConsumer:
             user = self.scope.get("user")
         if user is not None and getattr(user, "is_authenticated", False) and user.is_active:
             self.user, self.user_id = user, user.pk
-            self.user_info = {"id": user.pk, "username": user.get_username(),
-                              "display_name": getattr(user, "get_display_name", user.get_username)()}
+            self.user_info = public_info(user)
         else:
             self.user = user
         self.hub = await get_hub()
@@ -163,8 +162,7 @@ class RealtimeConsumer:
         elif len(out) < settings.REALTIME_SEND_QUEUE_LIMIT:
             self.over_since = None
         elif self._over_limit(len(out)):
-            logger.warning("connection %s is not reading; closing it", self.id)
-            self.abort(CLOSE_SLOW_CONSUMER)
+            self._close_slow()
             return
         out.append(text)
         self._start_writer()
@@ -186,8 +184,11 @@ class RealtimeConsumer:
         out = self.out
         if (not self.closing and self.over_since == since and out is not None
                 and len(out) >= settings.REALTIME_SEND_QUEUE_LIMIT):
-            logger.warning("connection %s is not reading; closing it", self.id)
-            self.abort(CLOSE_SLOW_CONSUMER)
+            self._close_slow()
+
+    def _close_slow(self):
+        logger.warning("connection %s is not reading; closing it", self.id)
+        self.abort(CLOSE_SLOW_CONSUMER)
 
     def send_json(self, obj):
         self.send_frame(orjson.dumps(obj).decode())

@@ -87,8 +87,7 @@ async def join(topic, user_info, connection_id):
 async def join_and_list(topic, user_info, connection_id):
     """join() and members() in one round trip: (first, [user infos present, by id])."""
     result = await _join(topic, user_info, connection_id, True)
-    users = [orjson.loads(info) for info in result[1:]]
-    return bool(result[0]), sorted(users, key=lambda user: user["id"])
+    return bool(result[0]), _users(result[1:])
 
 
 async def _join(topic, user_info, connection_id, listing):
@@ -136,6 +135,9 @@ async def members(topic):
     ids = await client.zrangebyscore(P + topic, time.time(), "+inf")
     if not ids:
         return []
-    infos = await client.hmget(PU + topic, ids)
-    users = [orjson.loads(info) for info in infos if info]
-    return sorted(users, key=lambda user: user["id"])
+    return _users(await client.hmget(PU + topic, ids))
+
+
+def _users(infos):
+    """Stored user infos (missing ones skipped), decoded and ordered by id."""
+    return sorted((orjson.loads(info) for info in infos if info), key=lambda user: user["id"])

@@ -45,10 +45,11 @@ CURSOR = {
 
 def register():
     """Called once from WhiteboardConfig.ready()."""
+    from chat import permissions
     from whiteboard import handlers, services
 
     register_topic_kind("board", authorize=services.authorize, presence=True, anonymous_read=True,
-                        public_read=services.is_public)
+                        public_read=permissions.slug_is_public)
     register_event("board.shape", SHAPE_EVENT, doc="A shape was drawn or replaced (its new version).")
     register_event("board.erased", ERASED, doc="A shape was erased; `version` is its erased version.")
     register_event("board.cleared", CLEARED, doc="The owner cleared the whole board.")

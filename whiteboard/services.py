@@ -56,11 +56,6 @@ def get_room(slug):
     return room
 
 
-def is_public(key):
-    """board:<slug> may be read by anyone: its room is public."""
-    return isinstance(key, str) and Room.objects.filter(slug=key, is_private=False).exists()
-
-
 def authorize(user, key, access):
     """The `board` topic kind's hook: the room's read/write rules.  A private room's
     board is `not_found` to non-members, as the room page is (its existence is private)."""
