@@ -139,7 +139,8 @@ def render(rows, info):
             (r.get("note") or "") + (f" error: {r['error'][:80]}" if r.get("error") else "")]) + " |")
     out += ["", "Commands (`$PY` = `.venv/bin/python`; each run starts its own server(s) with "
             "`bench/run_servers.py`: `$PY -m daphne project.asgi:application`, `$PY -m uvicorn "
-            "project.asgi:application --loop uvloop --ws websockets-sansio --lifespan off --no-access-log`, "
+            "project.asgi:application --loop uvloop --ws websockets-sansio --lifespan off "
+            "--no-access-log --log-level warning`, "
             "the tutorial under daphne, `bench/reference/server.py`):", "", "```"]
     out += [_generic(r["command"]) for r in rows if r.get("command")]
     out += ["```", "", END]

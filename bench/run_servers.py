@@ -48,7 +48,8 @@ def command(kind: str, port: int, host="127.0.0.1"):
                 f"ws://{host}:{port}/ws")
     if kind == "ours-uvicorn":
         return ([PY, "-m", "uvicorn", "project.asgi:application", "--host", host, "--port", str(port),
-                 "--loop", "uvloop", "--ws", "websockets-sansio", "--lifespan", "off", "--no-access-log"],
+                 "--loop", "uvloop", "--ws", "websockets-sansio", "--lifespan", "off", "--no-access-log",
+                 "--log-level", "warning"],
                 f"ws://{host}:{port}/ws")
     if kind == "baseline":
         return ([PY, "-m", "daphne", "-b", host, "-p", str(port), "bench.baseline.asgi:application"],

@@ -104,7 +104,8 @@ def start_server(kind, port, log):
     py = sys.executable
     if kind == "uvicorn":
         cmd = [py, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-               "--loop", "uvloop", "--ws", "websockets-sansio", "--lifespan", "off", "--no-access-log"]
+               "--loop", "uvloop", "--ws", "websockets-sansio", "--lifespan", "off", "--no-access-log",
+               "--log-level", "warning"]
     else:
         cmd = [py, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", os.devnull,
                "project.asgi:application"]

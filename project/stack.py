@@ -21,7 +21,8 @@ def web_command(py, port):
     server = os.environ.get("SERVER", "daphne")
     if server == "uvicorn":
         return [py, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1", "--port", port,
-                "--loop", "uvloop", "--ws", "websockets-sansio", "--lifespan", "off", "--no-access-log"]
+                "--loop", "uvloop", "--ws", "websockets-sansio", "--lifespan", "off", "--no-access-log",
+                "--log-level", "warning"]
     if server != "daphne":
         raise SystemExit(f"SERVER must be daphne or uvicorn, not {server!r}")
     return [py, "-m", "daphne", "-b", "127.0.0.1", "-p", port, "project.asgi:application"]

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
 from django.http.request import is_same_domain, validate_host
 
-from realtime.redis import async_client, sync_client
+from realtime.redis import batched, sync_client
 
 TICKET_PREFIX = "sb:ticket:"
 # A user's outstanding tickets, so logout or deactivation can void them before they expire.
@@ -69,7 +69,7 @@ async def redeem_ticket(ticket):
     older release during a deploy) gives {"id": N, "legacy": True}: load that user."""
     if not ticket or len(ticket) > 100:
         return None
-    value = await async_client().getdel(TICKET_PREFIX + ticket)
+    value = await batched().execute("GETDEL", TICKET_PREFIX + ticket)
     if not value:
         return None
     if value.isdigit():

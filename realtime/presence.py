@@ -14,7 +14,7 @@ import time
 import orjson
 from django.conf import settings
 
-from realtime.redis import async_client
+from realtime.redis import async_client, run_script, script_sha
 
 P = "sb:pr:"
 PC = "sb:prc:"
@@ -71,6 +71,9 @@ return infos
 """
 
 
+JOIN_SHA, LEAVE_SHA = script_sha(JOIN), script_sha(LEAVE)
+
+
 def _keys(topic, user_id):
     return [P + topic, f"{PC}{topic}:{user_id}", PU + topic]
 
@@ -92,16 +95,15 @@ async def join_and_list(topic, user_info, connection_id):
 
 async def _join(topic, user_info, connection_id, listing):
     now = time.time()
-    return await async_client().eval(
-        JOIN, 3, *_keys(topic, user_info["id"]), user_info["id"], connection_id, now + _ttl(),
-        now, orjson.dumps(user_info), int(_ttl() * 4) + 60, "1" if listing else "0",
-    )
+    return await run_script(JOIN, JOIN_SHA, _keys(topic, user_info["id"]), (
+        user_info["id"], connection_id, now + _ttl(), now, orjson.dumps(user_info),
+        int(_ttl() * 4) + 60, "1" if listing else "0"))
 
 
 async def leave(topic, user_id, connection_id):
     """Removes a connection; returns True when it was the user's last (announce a leave)."""
-    result = await async_client().eval(LEAVE, 3, *_keys(topic, user_id), user_id, connection_id,
-                                       time.time())
+    result = await run_script(LEAVE, LEAVE_SHA, _keys(topic, user_id),
+                              (user_id, connection_id, time.time()))
     return bool(result)
 
 

@@ -1,15 +1,18 @@
 """Redis clients for presence, tickets and instance leases (not the channel layer's).
 
-One sync client per process (threads share its pool) and one async client per event loop.
+One sync client per process (threads share its pool) and one async client per event loop;
+the per-connection commands go through that loop's CommandBatcher.
 """
 
 import asyncio
+import hashlib
 import os
 import weakref
 
 import redis
 import redis.asyncio as aredis
 from django.conf import settings
+from redis.exceptions import NoScriptError
 
 # Seconds a Redis command may take before it fails (never None here: these are short
 # commands, unlike the channel layer's blocking reads).
@@ -21,6 +24,7 @@ POOL_SIZE = 50
 
 _sync = {}
 _async = weakref.WeakKeyDictionary()
+_batchers = weakref.WeakKeyDictionary()  # async client -> its CommandBatcher
 
 
 def _pool_options():
@@ -44,3 +48,88 @@ def async_client():
         pool = aredis.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options())
         client = _async[loop] = aredis.Redis(connection_pool=pool)
     return client
+
+
+class CommandBatcher:
+    """Auto-pipelining: the commands callers issue during one event-loop turn go to Redis
+    as one pipeline, one round trip (as ioredis' and rueidis' auto-pipelining do).
+
+    Why: in a connect storm hundreds of sockets each redeem a ticket and join presence at
+    once; redis-py's own cost per command (pool checkout, health check, timeouts, retry)
+    was a quarter of the server's CPU.  At low load a batch is one command.  Each caller
+    still gets its own reply or its own error; a connection error fails every command of
+    that batch (each caller sees it as it did before).  Only for commands whose callers
+    need no order among themselves: two batches may be in flight on two connections."""
+
+    __slots__ = ("client", "queue", "scheduled", "inflight", "__weakref__")
+
+    def __init__(self, client):
+        self.client = client
+        self.queue = []  # [(args, future)] not sent yet
+        self.scheduled = False
+        self.inflight = set()  # the batches' tasks (a task nothing references may vanish)
+
+    def execute(self, *args):
+        """A future of the reply to one command (`args` as for execute_command)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.queue.append((args, future))
+        if not self.scheduled:
+            self.scheduled = True
+            # Sent two turns later, not one: under uvloop a turn handles only a few sockets,
+            # and waiting one more turn tripled the batch in a connect storm (3 -> 8
+            # commands, 20 % less CPU per connect) for a few microseconds of latency.
+            loop.call_soon(loop.call_soon, self._flush)
+        return future
+
+    def _flush(self):
+        self.scheduled = False
+        batch, self.queue = self.queue, []
+        task = asyncio.ensure_future(self._send(batch))
+        self.inflight.add(task)
+        task.add_done_callback(self.inflight.discard)
+
+    async def _send(self, batch):
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for args, _ in batch:
+                    pipe.execute_command(*args)
+                replies = await pipe.execute(raise_on_error=False)
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        except BaseException:  # cancelled (the loop is closing): so are its callers
+            for _, future in batch:
+                future.cancel()
+            raise
+        for (_, future), reply in zip(batch, replies, strict=True):
+            if future.done():  # the caller was cancelled meanwhile
+                continue
+            if isinstance(reply, Exception):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
+
+
+def batched():
+    """This event loop's CommandBatcher (over async_client())."""
+    client = async_client()
+    batcher = _batchers.get(client)
+    if batcher is None:
+        batcher = _batchers[client] = CommandBatcher(client)
+    return batcher
+
+
+async def run_script(script, sha, keys, args):
+    """EVALSHA through the batcher; EVAL when Redis does not know the script yet (a new or
+    restarted server), which also caches it there for the next calls."""
+    try:
+        return await batched().execute("EVALSHA", sha, len(keys), *keys, *args)
+    except NoScriptError:
+        return await batched().execute("EVAL", script, len(keys), *keys, *args)
+
+
+def script_sha(script):
+    return hashlib.sha1(script.encode()).hexdigest()
