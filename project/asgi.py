@@ -9,6 +9,7 @@ import gc
 import os
 
 import django
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
@@ -31,5 +32,7 @@ application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocke
 
 # Everything loaded so far (Django, apps, URL patterns, schemas) lives as long as the
 # process: frozen, full collections stop walking it again and again (full collections of
-# 115-135 ms were seen in a daphne process parsing a 5,000-event ingest POST).
+# 115-135 ms were seen in a daphne process parsing a 5,000-event ingest POST).  Then
+# collections far rarer than Python's default (why: REALTIME_GC_THRESHOLDS).
 gc.freeze()
+gc.set_threshold(*settings.REALTIME_GC_THRESHOLDS)

@@ -25,6 +25,7 @@ POOL_SIZE = 50
 _sync = {}
 _async = weakref.WeakKeyDictionary()
 _batchers = weakref.WeakKeyDictionary()  # async client -> its CommandBatcher
+_last_batcher = [None, None, None]  # (loop, _async, batcher) of the last batched() call
 
 
 def _pool_options():
@@ -115,10 +116,17 @@ class CommandBatcher:
 
 def batched():
     """This event loop's CommandBatcher (over async_client())."""
+    loop = asyncio.get_running_loop()
+    last = _last_batcher
+    if last[0] is loop and last[1] is _async:  # the usual case: one loop per process
+        return last[2]
     client = async_client()
     batcher = _batchers.get(client)
     if batcher is None:
         batcher = _batchers[client] = CommandBatcher(client)
+    # Kept by identity (the loop stays referenced, so no new loop can share its id): a new
+    # loop, or a test that swaps the clients' table for another Redis, looks up afresh.
+    _last_batcher[:] = [loop, _async, batcher]
     return batcher
 
 
