@@ -201,7 +201,10 @@ class Ours(Target):
     async def prepare(self, clients):
         """With --mint-tickets, issues the storm's tickets before the clock starts (one Redis
         pipeline), as clients that already hold one do; over HTTP each connection still
-        fetches its own inside the storm."""
+        fetches its own inside the storm.  With --session, logs in (browser tabs are)."""
+        if self.args.session:
+            self._session = await asyncio.to_thread(self._log_in)
+            return
         if not self.args.mint_tickets:
             return
         tickets = [secrets.token_urlsafe(24) for _ in range(clients)]
@@ -211,10 +214,47 @@ class Ours(Target):
             await pipe.execute()
         self._issued = tickets
 
+    def _log_in(self):
+        """--session: logs in through the HTML form as a browser does; the session cookie."""
+        import http.cookies
+        import re
+
+        def cookies(res):
+            jar = http.cookies.SimpleCookie()
+            for header in res.headers.get_all("Set-Cookie") or ():
+                jar.load(header)
+            return {k: v.value for k, v in jar.items()}
+
+        with urllib.request.urlopen(self.http + "/accounts/login/", timeout=30) as res:
+            csrf = cookies(res)["csrftoken"]
+            form_token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', res.read())[1]
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        body = urllib.parse.urlencode({"username": self.args.username, "password": self.args.password,
+                                       "csrfmiddlewaretoken": form_token.decode()}).encode()
+        req = urllib.request.Request(self.http + "/accounts/login/", data=body, method="POST", headers={
+            "Cookie": f"csrftoken={csrf}", "Origin": self.http, "Referer": self.http + "/accounts/login/",
+            "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            urllib.request.build_opener(NoRedirect).open(req, timeout=30)
+        except urllib.error.HTTPError as redirect:  # 302 to the next page: logged in
+            session = cookies(redirect).get("sessionid")
+        if not session:
+            raise RuntimeError("log-in did not set a session cookie")
+        return session
+
     async def open(self, room, kind="chat"):
-        # Tickets are single use: one fresh ticket per connection.
-        ticket = await self._ticket()
-        ws = await connect(f"{self.pick_url()}/?ticket={urllib.parse.quote(ticket)}", **CONNECT_KW)
+        if self.args.session:  # a browser: the session cookie, Origin of the page
+            if not hasattr(self, "_session"):
+                self._session = await asyncio.to_thread(self._log_in)
+            ws = await connect(f"{self.pick_url()}/", origin=self.http,
+                               additional_headers={"Cookie": f"sessionid={self._session}"}, **CONNECT_KW)
+        else:  # tickets are single use: one fresh ticket per connection
+            ticket = await self._ticket()
+            ws = await connect(f"{self.pick_url()}/?ticket={urllib.parse.quote(ticket)}", **CONNECT_KW)
         topic = f"{'board' if kind == 'board' else 'room'}:{room}"
         conn = Conn(ws, room, topic)
         await ws.send(dumps({"action": "subscribe", "request_id": "1", "topic": topic, "data": {}}))
@@ -226,6 +266,11 @@ class Ours(Target):
         if f["type"] == "error":
             await ws.close()
             raise RuntimeError(f"subscribe {topic}: {f.get('error')}")
+        if self.args.session and not any(u.get("username") == self.args.username
+                                         for u in f["data"].get("presence") or ()):
+            # a public room admits anonymous readers too: only presence proves who we are
+            await ws.close()
+            raise RuntimeError("the session cookie did not authenticate the socket")
         conn.tasks.append(asyncio.create_task(self._keepalive(conn)))
         return conn
 

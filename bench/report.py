@@ -97,12 +97,18 @@ def render(rows, info):
                    f"{_deliv(get(prefix, 'fanout-1000'))} | {_lat(get(prefix, 'latency-1000x1'))} | "
                    f"{_lat(get(prefix, 'latency-100x10'))} | {idle_s} | {conn_s} | {sync_s} | "
                    f"{'—' if cursor is None else _deliv(cursor)} |")
-    http = by.get("ours-connect-http-1000")
+    def rate(run_id):
+        row = by.get(run_id)
+        return "not run" if row is None else _err(row) if not _ok(row) else \
+            f"{_num(row.get('connects_per_s'))}/s"
+
     out += ["", "¹ Connect storm: each connection authenticated and subscribed.  Ours: with a "
-            "single-use ticket issued before the clock starts (what a client holding one does); "
-            "fetching each ticket over HTTP inside the storm (`ours-connect-http-1000`, daphne): "
-            + ("not run" if http is None else _err(http) if not _ok(http)
-               else f"{_num(http.get('connects_per_s'))}/s") + ".  The tutorial authenticates nobody."]
+            "single-use ticket issued before the clock starts (what a client holding one does). "
+            "With the session cookie, as a logged-in browser connects "
+            f"(`ours-connect-session-1000` / `uvicorn-connect-session-1000`): "
+            f"{rate('ours-connect-session-1000')} daphne, {rate('uvicorn-connect-session-1000')} "
+            "uvicorn.  Fetching each ticket over HTTP inside the storm (`ours-connect-http-1000`, "
+            f"daphne): {rate('ours-connect-http-1000')}.  The tutorial authenticates nobody."]
     out += ["", "Ratios (Switchboard on daphne / uvicorn against the tutorial and the reference; "
             "> 1 is better for Switchboard, latency ratios are theirs / ours):", "",
             "| metric | daphne ÷ tutorial | uvicorn ÷ tutorial | daphne ÷ reference | "
@@ -113,12 +119,15 @@ def render(rows, info):
                ("p99, 1,000 × 1/s", "latency-1000x1", "p99_ms", False),
                ("p50, 100 × 10/s", "latency-100x10", "p50_ms", False),
                ("p99, 100 × 10/s", "latency-100x10", "p99_ms", False),
-               ("connects/s", "connect-1000", "connects_per_s", True)]
+               ("connects/s", "connect-1000", "connects_per_s", True),
+               ("connects/s, browser (session cookie)", "connect-session-1000", "connects_per_s", True)]
     for label, suffix, key, hb in metrics:
         cells = []
         for ours in ("ours", "uvicorn"):
             for other in ("baseline", "reference"):
-                a, b = get(ours, suffix), get(other, suffix)
+                # the other servers' connect-1000 is their browser path too (no tickets)
+                theirs = "connect-1000" if suffix == "connect-session-1000" else suffix
+                a, b = get(ours, suffix), get(other, theirs)
                 cells.append(_ratio(a.get(key) if _ok(a) else None, b.get(key) if _ok(b) else None, hb))
         out.append(f"| {label} | {cells[0]} | {cells[2]} | {cells[1]} | {cells[3]} |")
     out += ["", *_scale(by), "", *_ingest(by.get("ours-ingest-10k")), "", "All runs:", "",

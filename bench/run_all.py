@@ -110,6 +110,11 @@ MATRIX = [
         "--messages", "300", "--duration", "10", "--drain", "10", note="async_to_sync(group_send)"),
     run("ours-connect-http-1000", "ours", "ours", "connect", 1000, *CONNECT,
         note="ticket over HTTP (POST /api/auth/ticket/) + connect + subscribe"),
+    # a browser's connect: its session cookie (logged in before the clock starts)
+    run("ours-connect-session-1000", "ours", "ours", "connect", 1000, *CONNECT, "--session",
+        note="session cookie, as a browser + connect + subscribe"),
+    run("uvicorn-connect-session-1000", "ours", "ours-uvicorn", "connect", 1000, *CONNECT,
+        "--session", note="session cookie, as a browser + connect + subscribe"),
 ]
 INGEST_ID = "ours-ingest-10k"
 
@@ -206,6 +211,9 @@ class Services:
     def prepare(self):
         env = dict(os.environ, **self.env())
         subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env,
+                       check=True, timeout=300)
+        # DEBUG=0 serves hashed static names: the log-in page (--session runs) needs them.
+        subprocess.run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env,
                        check=True, timeout=300)
         out = subprocess.run([PY, "-m", "bench.setup_ours"], cwd=ROOT, env=env, check=True,
                              capture_output=True, text=True, timeout=120).stdout

@@ -92,3 +92,12 @@ REALTIME_PUBLIC_TOPIC_CACHE_SECONDS = get_float("REALTIME_PUBLIC_TOPIC_CACHE_SEC
 # rarely; the cyclic garbage left waiting meanwhile is a few MB at most.
 REALTIME_GC_THRESHOLD_YOUNG = get_int("REALTIME_GC_THRESHOLD_YOUNG", 50_000)
 REALTIME_GC_THRESHOLDS = (REALTIME_GC_THRESHOLD_YOUNG, 20, 10)
+
+# Longest a session's user snapshot (realtime.sessions) lives in Redis; it ends sooner with
+# the session, and at once when the session or the user changes.  An hour: a browser's
+# reconnects (a deploy, a network blip) read Redis, not the database; a snapshot is
+# re-made at most once an hour per session.
+REALTIME_SESSION_SNAPSHOT_SECONDS = get_int("REALTIME_SESSION_SNAPSHOT_SECONDS", 3600)
+# How long a deleted session's tombstone keeps a resolution already in flight from writing
+# its snapshot back: far beyond one resolution (two queries, a 5 s pool timeout).
+REALTIME_SESSION_TOMBSTONE_SECONDS = get_int("REALTIME_SESSION_TOMBSTONE_SECONDS", 60)

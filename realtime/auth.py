@@ -1,4 +1,5 @@
-"""Connection authentication: the origin policy, single-use connect tickets, the session user.
+"""Connection authentication: the origin policy and single-use connect tickets (the
+session-cookie user is realtime.sessions).
 
 Origin policy (cross-site WebSocket hijacking): a foreign Origin is refused at the
 handshake; a missing Origin (scripts, apps) is accepted only with a ticket, never on a
@@ -123,16 +124,3 @@ def origin_allowed(origin):
     return validate_host(host, settings.ALLOWED_HOSTS) or any(
         is_same_domain(host, pattern) for pattern in settings.ALLOWED_HOSTS
     )
-
-
-def session_user(session_key):
-    """The user of a session cookie, or AnonymousUser: what Django's AuthenticationMiddleware
-    would give a request with that cookie (session hash checked).  Sync: one worker-thread
-    hop at the handshake reads the session and the user."""
-    from importlib import import_module
-    from types import SimpleNamespace
-
-    from django.contrib.auth import get_user
-
-    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    return get_user(SimpleNamespace(session=session))

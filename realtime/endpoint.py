@@ -17,9 +17,9 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
 
-from realtime import store
-from realtime.auth import origin_allowed, origin_from_scope, session_user, ticket_from_scope
+from realtime.auth import origin_allowed, origin_from_scope, ticket_from_scope
 from realtime.consumer import RealtimeConsumer
+from realtime.sessions import session_user
 
 PATHS = ("/ws/", "/ws")
 ANONYMOUS = AnonymousUser()  # stateless: one for every anonymous socket
@@ -40,7 +40,7 @@ async def websocket_app(scope, receive, send):
     if not ticket:  # a ticket decides who connects: the consumer redeems it
         session_key = _session_key(scope)
         if session_key:
-            user = await store.run_sync(session_user, session_key)
+            user = await session_user(session_key)
     scope = dict(scope, realtime_origin=origin, realtime_ticket=ticket, user=user)
     await RealtimeConsumer(scope, send).run(receive)
 

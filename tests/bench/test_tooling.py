@@ -58,6 +58,13 @@ def test_loadgen_connects_with_http_and_minted_tickets_and_measures_cursors(benc
     assert cursor["p50_ms"] is not None and cursor["p50_ms"] < 5000
 
 
+def test_loadgen_connects_as_a_logged_in_browser_with_the_session_cookie(bench_server):
+    server, env, _ = bench_server
+    connect, = loadgen(server, env, "--scenario", "connect", "--clients", "20", "--session")
+    assert connect.get("error") is None, connect
+    assert connect["clients"] == 20 and connect["connect_failures"] == {}, connect
+
+
 def test_report_renders_rows_into_the_docs_block(tmp_path):
     doc = tmp_path / "performance.md"
     doc.write_text(f"# Performance\n\nprose\n\n{report.BEGIN}\nstale-block\n{report.END}\n\nmore prose\n")

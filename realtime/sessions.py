@@ -1,0 +1,137 @@
+"""The session-cookie user of a socket, with a snapshot of it kept in Redis.
+
+Browsers authenticate their socket with the session cookie.  Resolving it the way Django's
+AuthenticationMiddleware does costs a worker-thread hop and two queries (session, user):
+~2 ms of CPU per connect, so a browser reconnect storm ran at a third of the ticket path's
+rate.  After the first resolution a snapshot of the user (as a ticket carries: id, name,
+flags) is kept under a digest of the session key, and later connects read it with one
+batched Redis GET.
+
+A snapshot never outlives what it stands for:
+  * it expires with the session's own expiry date (and at REALTIME_SESSION_SNAPSHOT_SECONDS);
+  * the session's deletion (logout, flush, cycle_key at log-in, admin) drops it and leaves
+    a tombstone, so a resolution already in flight cannot write it back;
+  * any save or deletion of the user (password, name, flags, deactivation) drops all the
+    user's snapshots and bumps the user's generation, which a resolution in flight checks
+    before writing (one Lua script: check and write are atomic).
+Only database-backed session engines (db, cached_db) are snapshotted: they alone can say
+when a session is deleted.  Others resolve through Django every time.
+"""
+
+import hashlib
+import logging
+from importlib import import_module
+from types import SimpleNamespace
+
+import orjson
+from django.conf import settings
+from django.utils import timezone
+
+from realtime import store
+from realtime.auth import TICKET_USER_FIELDS, public_info, user_from_ticket
+from realtime.redis import batched, sync_client
+
+logger = logging.getLogger("realtime.sessions")
+
+SNAPSHOT_PREFIX = "sb:sess:"  # digest of a session key -> user snapshot (JSON)
+TOMBSTONE_PREFIX = "sb:sess-gone:"  # digest -> 1 while a deleted session's writes may race
+USER_SNAPSHOTS_PREFIX = "sb:user-sess:"  # user id -> set of digests with a snapshot
+USER_GENERATION_PREFIX = "sb:user-gen:"  # user id -> bumped whenever their snapshots drop
+
+# KEYS: snapshot, tombstone, user generation, user's set.  ARGV: value, ttl, generation as
+# read before the user was loaded, digest.  Writes only if nothing dropped it meanwhile.
+REMEMBER = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('SADD', KEYS[4], ARGV[4])
+if redis.call('TTL', KEYS[4]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[4], ARGV[2]) end
+return 1
+"""
+
+# KEYS: user generation, user's set.  ARGV: snapshot key prefix, generation ttl.  Atomic,
+# so a REMEMBER either ran before (its snapshot is dropped here) or sees the new generation.
+FORGET_USER = """
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('DEL', ARGV[1] .. key) end
+redis.call('DEL', KEYS[2])
+return 1
+"""
+
+
+def digest(session_key):
+    """The Redis name of a session: never the key itself, which is a credential."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
+async def session_user(session_key):
+    """The user of a session cookie (AnonymousUser when it names none): the snapshot when
+    there is one, else Django's resolution in a worker thread, which leaves a snapshot."""
+    try:
+        value = await batched().execute("GET", SNAPSHOT_PREFIX + digest(session_key))
+    except Exception as exc:  # Redis unreachable: the database still knows
+        logger.warning("session snapshot not read (%s)", exc)
+        value = None
+    if value:
+        return user_from_ticket(orjson.loads(value))
+    return await store.run_sync(resolve, session_key)
+
+
+def resolve(session_key):
+    """What AuthenticationMiddleware would give a request with this cookie (the session
+    hash checked); then the snapshot, if the session engine allows one.  Sync."""
+    from django.contrib.auth import SESSION_KEY, get_user
+
+    engine = import_module(settings.SESSION_ENGINE)
+    session = engine.SessionStore(session_key)
+    model = getattr(engine.SessionStore, "get_model_class", None)
+    user_id = session.get(SESSION_KEY) if model else None
+    generation = _generation(user_id) if user_id is not None else None
+    user = get_user(SimpleNamespace(session=session))
+    if generation is not None and user.is_authenticated and user.is_active:
+        try:
+            _remember(model(), session_key, user, generation)
+        except Exception as exc:  # only a cost: the next connect resolves again
+            logger.warning("session snapshot not written (%s)", exc)
+    return user
+
+
+def _generation(user_id):
+    return (sync_client().get(USER_GENERATION_PREFIX + str(user_id)) or b"0").decode()
+
+
+def _remember(session_model, session_key, user, generation):
+    expires = session_model.objects.filter(session_key=session_key).values_list(
+        "expire_date", flat=True).first()
+    if expires is None:
+        return  # deleted meanwhile
+    left = (expires - timezone.now()).total_seconds()
+    ttl = int(min(left, settings.REALTIME_SESSION_SNAPSHOT_SECONDS))
+    if ttl < 1:
+        return
+    value = public_info(user)
+    for name in TICKET_USER_FIELDS:
+        value[name] = bool(getattr(user, name, False))
+    key = digest(session_key)
+    sync_client().eval(REMEMBER, 4, SNAPSHOT_PREFIX + key, TOMBSTONE_PREFIX + key,
+                       USER_GENERATION_PREFIX + str(user.pk), USER_SNAPSHOTS_PREFIX + str(user.pk),
+                       orjson.dumps(value), ttl, generation, key)
+
+
+def forget_session(session_key):
+    """Drops a deleted session's snapshot, and keeps any resolution in flight from writing
+    it back."""
+    key = digest(session_key)
+    pipe = sync_client().pipeline(transaction=True)
+    pipe.set(TOMBSTONE_PREFIX + key, 1, ex=settings.REALTIME_SESSION_TOMBSTONE_SECONDS)
+    pipe.delete(SNAPSHOT_PREFIX + key)
+    pipe.execute()
+
+
+def forget_user(user_id):
+    """Drops every snapshot of a user's sessions (the user changed or is gone): their next
+    connects resolve through the database again."""
+    sync_client().eval(FORGET_USER, 2, USER_GENERATION_PREFIX + str(user_id),
+                       USER_SNAPSHOTS_PREFIX + str(user_id), SNAPSHOT_PREFIX,
+                       2 * settings.REALTIME_SESSION_SNAPSHOT_SECONDS)
