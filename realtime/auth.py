@@ -33,9 +33,7 @@ def issue_ticket(user):
     redeeming it is one Redis GETDEL and no database read; it is voided with the user's
     other tickets by revoke_tickets() on logout or deactivation."""
     ticket = secrets.token_urlsafe(24)
-    value = public_info(user)
-    for name in TICKET_USER_FIELDS:
-        value[name] = bool(getattr(user, name, False))
+    value = user_snapshot(user)
     ttl = settings.REALTIME_TICKET_TTL
     pipe = sync_client().pipeline(transaction=False)
     pipe.set(TICKET_PREFIX + ticket, orjson.dumps(value), ex=ttl)
@@ -43,6 +41,15 @@ def issue_ticket(user):
     pipe.expire(USER_TICKETS_PREFIX + str(user.pk), ttl)
     pipe.execute()
     return ticket
+
+
+def user_snapshot(user):
+    """What a ticket (or a session snapshot) carries of a user: public_info and the flags
+    of TICKET_USER_FIELDS; user_from_ticket() makes a user of it again."""
+    value = public_info(user)
+    for name in TICKET_USER_FIELDS:
+        value[name] = bool(getattr(user, name, False))
+    return value
 
 
 def public_info(user):

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from realtime import store
-from realtime.auth import TICKET_USER_FIELDS, public_info, user_from_ticket
+from realtime.auth import user_from_ticket, user_snapshot
 from realtime.redis import batched, sync_client
 
 logger = logging.getLogger("realtime.sessions")
@@ -87,7 +87,12 @@ def resolve(session_key):
     session = engine.SessionStore(session_key)
     model = getattr(engine.SessionStore, "get_model_class", None)
     user_id = session.get(SESSION_KEY) if model else None
-    generation = _generation(user_id) if user_id is not None else None
+    generation = None
+    if user_id is not None:
+        try:  # read before the user is: a change meanwhile bumps it and voids the write
+            generation = _generation(user_id)
+        except Exception as exc:  # Redis unreachable: resolve without a snapshot
+            logger.warning("session snapshot generation not read (%s)", exc)
     user = get_user(SimpleNamespace(session=session))
     if generation is not None and user.is_authenticated and user.is_active:
         try:
@@ -110,13 +115,10 @@ def _remember(session_model, session_key, user, generation):
     ttl = int(min(left, settings.REALTIME_SESSION_SNAPSHOT_SECONDS))
     if ttl < 1:
         return
-    value = public_info(user)
-    for name in TICKET_USER_FIELDS:
-        value[name] = bool(getattr(user, name, False))
     key = digest(session_key)
     sync_client().eval(REMEMBER, 4, SNAPSHOT_PREFIX + key, TOMBSTONE_PREFIX + key,
                        USER_GENERATION_PREFIX + str(user.pk), USER_SNAPSHOTS_PREFIX + str(user.pk),
-                       orjson.dumps(value), ttl, generation, key)
+                       orjson.dumps(user_snapshot(user)), ttl, generation, key)
 
 
 def forget_session(session_key):
