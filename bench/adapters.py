@@ -198,6 +198,13 @@ class Ours(Target):
         return (await asyncio.to_thread(self._post, "/api/auth/ticket/", {},
                                         {"Authorization": f"Token {self.token}"}))["ticket"]
 
+    @staticmethod
+    def _distinct_value(i):
+        """--distinct-users: a ticket of user i of a crowd (ids from 1,000,000, not in the
+        database: the socket's user comes from the ticket; its Connection row has none)."""
+        return dumps({"id": 10**6 + i, "username": f"crowd{i}", "display_name": f"Crowd {i}",
+                      "is_staff": False, "is_superuser": False})
+
     async def prepare(self, clients):
         """With --mint-tickets, issues the storm's tickets before the clock starts (one Redis
         pipeline), as clients that already hold one do; over HTTP each connection still
@@ -209,8 +216,9 @@ class Ours(Target):
             return
         tickets = [secrets.token_urlsafe(24) for _ in range(clients)]
         async with self._minter().pipeline(transaction=False) as pipe:
-            for ticket in tickets:
-                pipe.set("sb:ticket:" + ticket, self._ticket_value, ex=120)
+            for i, ticket in enumerate(tickets):
+                pipe.set("sb:ticket:" + ticket, self._distinct_value(i) if self.args.distinct_users
+                         else self._ticket_value, ex=120)
             await pipe.execute()
         self._issued = tickets
 

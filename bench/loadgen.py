@@ -395,6 +395,9 @@ def parse_args(argv=None):
                    help="ours: write connect tickets straight to this Redis (skips the HTTP "
                         "ticket request; for idle runs)")
     p.add_argument("--mint-user", type=int, help="ours: user id for --mint-tickets")
+    p.add_argument("--distinct-users", action="store_true",
+                   help="ours, connect storm with --mint-tickets: every connection a different "
+                        "user (a room reconnecting: presence joins of a crowd)")
     p.add_argument("--session", action="store_true",
                    help="ours: connect as a logged-in browser does (session cookie + Origin), "
                         "no ticket")

@@ -107,7 +107,12 @@ def render(rows, info):
             "With the session cookie, as a logged-in browser connects "
             f"(`ours-connect-session-1000` / `uvicorn-connect-session-1000`): "
             f"{rate('ours-connect-session-1000')} daphne, {rate('uvicorn-connect-session-1000')} "
-            "uvicorn.  Fetching each ticket over HTTP inside the storm (`ours-connect-http-1000`, "
+            "uvicorn.  With 1,000 different users, so that every connect is a presence join "
+            "announced to the room and answered with a growing member list "
+            f"(`ours-connect-crowd-1000` / `uvicorn-connect-crowd-1000`): "
+            f"{rate('ours-connect-crowd-1000')} daphne, {rate('uvicorn-connect-crowd-1000')} "
+            "uvicorn (the bench's other runs connect one user many times).  Fetching each "
+            "ticket over HTTP inside the storm (`ours-connect-http-1000`, "
             f"daphne): {rate('ours-connect-http-1000')}.  The tutorial authenticates nobody."]
     out += ["", "Ratios (Switchboard on daphne / uvicorn against the tutorial and the reference; "
             "> 1 is better for Switchboard, latency ratios are theirs / ours):", "",

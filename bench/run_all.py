@@ -110,6 +110,11 @@ MATRIX = [
         "--messages", "300", "--duration", "10", "--drain", "10", note="async_to_sync(group_send)"),
     run("ours-connect-http-1000", "ours", "ours", "connect", 1000, *CONNECT,
         note="ticket over HTTP (POST /api/auth/ticket/) + connect + subscribe"),
+    # a room of 1,000 different users reconnecting: presence joins of a crowd
+    run("ours-connect-crowd-1000", "ours", "ours", "connect", 1000, *CONNECT, MINT,
+        "--distinct-users", note="1,000 different users: ticket + connect + subscribe"),
+    run("uvicorn-connect-crowd-1000", "ours", "ours-uvicorn", "connect", 1000, *CONNECT, MINT,
+        "--distinct-users", note="1,000 different users: ticket + connect + subscribe"),
     # a browser's connect: its session cookie (logged in before the clock starts)
     run("ours-connect-session-1000", "ours", "ours", "connect", 1000, *CONNECT, "--session",
         note="session cookie, as a browser + connect + subscribe"),

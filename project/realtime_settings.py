@@ -101,3 +101,9 @@ REALTIME_SESSION_SNAPSHOT_SECONDS = get_int("REALTIME_SESSION_SNAPSHOT_SECONDS",
 # How long a deleted session's tombstone keeps a resolution already in flight from writing
 # its snapshot back: far beyond one resolution (two queries, a 5 s pool timeout).
 REALTIME_SESSION_TOMBSTONE_SECONDS = get_int("REALTIME_SESSION_TOMBSTONE_SECONDS", 60)
+
+# How long a process gathers a topic's presence changes before announcing them as one
+# presence.join and one presence.leave (realtime/announce.py): a room of 1,000 reconnecting
+# at once would otherwise send each subscriber 1,000 joins (N² frames; the storm ran at
+# ~130 connects/s).  A tenth of a second is not noticed in a member list.
+REALTIME_PRESENCE_BATCH_SECONDS = get_float("REALTIME_PRESENCE_BATCH_SECONDS", 0.1)

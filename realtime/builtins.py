@@ -53,12 +53,14 @@ USER_SCHEMA = {
 
 def register():
     register_topic_kind("user", authorize=authorize_user_topic)
-    register_event("presence.join", {"type": "object", "required": ["user"],
-                                     "properties": {"user": USER_SCHEMA}},
-                   doc="A user's first connection joined the topic (ephemeral).")
-    register_event("presence.leave", {"type": "object", "required": ["user"],
-                                      "properties": {"user": USER_SCHEMA}},
-                   doc="A user's last connection left the topic, or its lease expired (ephemeral).")
+    users = {"type": "object", "required": ["users"], "additionalProperties": False,
+             "properties": {"users": {"type": "array", "minItems": 1, "items": USER_SCHEMA}}}
+    register_event("presence.join", users,
+                   doc="These users' first connections joined the topic (ephemeral; one event "
+                       "per REALTIME_PRESENCE_BATCH_SECONDS at most).")
+    register_event("presence.leave", users,
+                   doc="These users' last connections left the topic, or their leases expired "
+                       "(ephemeral; one event per REALTIME_PRESENCE_BATCH_SECONDS at most).")
     register_event("subscription.revoked", {"type": "object"},
                    doc="The server ended this subscription (e.g. removed from a private room).")
     register_event("notification", {"type": "object"},

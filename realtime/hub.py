@@ -23,6 +23,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import metrics, presence, store
+from realtime.announce import JOIN, LEAVE, PresenceAnnouncer
 from realtime.connlog import ConnectionLog
 from realtime.maintenance import MaintenanceMixin
 from realtime.ordering import OrderingMixin
@@ -93,6 +94,7 @@ class Hub(OrderingMixin, MaintenanceMixin):
         self.group_lock = asyncio.Lock()
         self.started = asyncio.Event()
         self.connlog = ConnectionLog()
+        self.announcer = PresenceAnnouncer(self._announce, presence.present)
 
     async def start(self):
         self.channel = await self.layer.new_channel("hub.")
@@ -111,6 +113,7 @@ class Hub(OrderingMixin, MaintenanceMixin):
             await self.connlog.flush_now()
         except Exception:
             logger.warning("connection log not flushed at stop")
+        self.announcer.stop()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -178,9 +181,7 @@ class Hub(OrderingMixin, MaintenanceMixin):
                 if conn.user_info and not resubscribe:
                     first, members = await presence.join_and_list(topic, conn.user_info, conn.id)
                     if first:
-                        # The joiner learns the list from the reply, not from its own join.
-                        await self._announce(topic, "presence.join", {"user": conn.user_info},
-                                             exclude=conn.id)
+                        self.announcer.change(topic, JOIN, conn.user_info, conn.id)
                 else:
                     members = await presence.members(topic)
             except BaseException:
@@ -236,7 +237,7 @@ class Hub(OrderingMixin, MaintenanceMixin):
         if sub.presence and conn.user_info:
             try:
                 if await presence.leave(topic, conn.user_id, conn.id):
-                    await self._announce(topic, "presence.leave", {"user": conn.user_info})
+                    self.announcer.change(topic, LEAVE, conn.user_info)
             except Exception:
                 # Redis down: the lease expires on its own and a sweep announces the leave.
                 logger.warning("presence leave failed for %s on %s", conn.id, topic)
@@ -275,10 +276,14 @@ class Hub(OrderingMixin, MaintenanceMixin):
             future.set_result(is_public)
 
     async def _announce(self, topic, event, data, exclude=None):
-        """Sends a presence event; a failed send (Redis restarting: the layer's first send
-        on a connection Redis dropped fails) is logged and never fails the caller."""
+        """Sends a presence event (the announcer's batches).  A leave skips the leaving
+        users' own connections: one still subscribed proves its user present (a reconnect
+        elsewhere can race the leave of the socket it replaced).  A failed send (Redis
+        restarting) is logged, never raised."""
+        leaving = [user["id"] for user in data["users"]] if event == LEAVE else None
         try:
-            await apublish(topic, event, data, ephemeral=True, exclude_connection=exclude)
+            await apublish(topic, event, data, ephemeral=True, exclude_connection=exclude,
+                           exclude_users=leaving)
         except Exception as exc:
             logger.warning("could not announce %s on %s: %s", event, topic, exc)
 

@@ -10,6 +10,7 @@ import time
 from django.conf import settings
 
 from realtime import presence, store
+from realtime.announce import LEAVE
 from realtime.registry import topic_kinds
 
 logger = logging.getLogger("realtime.hub")
@@ -77,7 +78,7 @@ class MaintenanceMixin:
         for topic in list(self.topics):
             if topic_kinds[topic.split(":", 1)[0]].presence:
                 for info in await presence.sweep(topic):
-                    await self._announce(topic, "presence.leave", {"user": info})
+                    self.announcer.change(topic, LEAVE, info)
 
     async def _renew_instance_lease(self):
         """Tells the connection sweep this process is alive (see realtime.tasks)."""

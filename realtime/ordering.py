@@ -25,9 +25,9 @@ class OrderingMixin:
         if not local:
             return
         if seq is None:  # ephemeral: no order to keep, nothing to replay
-            exclude = message.get("exclude")
+            exclude, users = message.get("exclude"), message.get("exclude_users")
             for conn in list(local.values()):
-                if conn.id != exclude:
+                if conn.id != exclude and not (users and conn.user_id in users):
                     conn.send_frame(message["frame"])
             metrics.FRAMES_OUT.labels(message.get("event", "")).inc(len(local))
             return

@@ -14,7 +14,7 @@ import time
 import orjson
 from django.conf import settings
 
-from realtime.redis import async_client, run_script, script_sha
+from realtime.redis import async_client, batched, run_script, script_sha
 
 P = "sb:pr:"
 PC = "sb:prc:"
@@ -123,6 +123,16 @@ async def refresh(entries):
             for key in keys:
                 pipe.expire(key, int(_ttl() * 4) + 60)
         await pipe.execute()
+
+
+async def present(topic, user_ids):
+    """{user id: whether a live lease of theirs is on topic} (one round trip)."""
+    if not user_ids:
+        return {}
+    scores = await batched().execute("ZMSCORE", P + topic, *user_ids)
+    now = time.time()
+    return {user_id: score is not None and float(score) > now
+            for user_id, score in zip(user_ids, scores, strict=True)}
 
 
 async def sweep(topic):

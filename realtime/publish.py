@@ -170,13 +170,18 @@ async def send_control(group, message):
     await _group_send(group, message)
 
 
-async def apublish(topic, event, data, *, ephemeral=False, exclude_connection=None):
+async def apublish(topic, event, data, *, ephemeral=False, exclude_connection=None,
+                   exclude_users=None):
     """publish() for async code.  Ephemeral events go straight out from this loop; durable
-    ones cross to a worker thread for the database write."""
+    ones cross to a worker thread for the database write.  `exclude_users` (ephemeral
+    only): no connection of these user ids gets it (a presence.leave of a user is never
+    news to that user's own live subscription)."""
     if ephemeral:
         _check(topic, event, data)
-        await send_messages([_message(topic, None, event, frame(topic, event, None, data),
-                                      exclude_connection)])
+        message = _message(topic, None, event, frame(topic, event, None, data), exclude_connection)
+        if exclude_users:
+            message["exclude_users"] = list(exclude_users)
+        await send_messages([message])
         return None
     from channels.db import database_sync_to_async
 

@@ -118,7 +118,7 @@ export function startBoard(client, page) {
     else if (event === "board.cleared") { shapes.clear(); live.clear(); dirty = true; announce("The board was cleared."); }
     else if (event === "board.stroke") onLiveStroke(data);
     else if (event === "board.cursor") onCursor(data);
-    else if (event === "presence.leave") dropCursor(data.user && data.user.id);
+    else if (event === "presence.leave") (data.users || []).forEach((u) => dropCursor(u.id));
   }
 
   async function loadSnapshot(overRest = false) {

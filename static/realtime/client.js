@@ -454,10 +454,14 @@ export class RealtimeClient {
       sub.lastSeq = seq;
     }
     if (frame.event === "presence.join" || frame.event === "presence.leave") {
-      const user = frame.data && frame.data.user;
-      if (user) {
-        sub.presence = sub.presence.filter((u) => u.id !== user.id);
-        if (frame.event === "presence.join") sub.presence.push(user);
+      // Set operations: a join may name users already listed (this tab's own user too),
+      // a leave users that are not.
+      const users = (frame.data && frame.data.users) || [];
+      const ids = new Set(users.map((u) => u.id));
+      sub.presence = sub.presence.filter((u) => !ids.has(u.id));
+      if (frame.event === "presence.join") {
+        sub.presence.push(...users);
+        sub.presence.sort((a, b) => a.id - b.id);
       }
     }
     if (frame.event === "subscription.revoked") {

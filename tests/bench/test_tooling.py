@@ -65,6 +65,23 @@ def test_loadgen_connects_as_a_logged_in_browser_with_the_session_cookie(bench_s
     assert connect["clients"] == 20 and connect["connect_failures"] == {}, connect
 
 
+def test_loadgen_connects_a_crowd_of_different_users(bench_server):
+    import time
+
+    from realtime.models import Connection
+
+    server, env, info = bench_server
+    connect, = loadgen(server, env, "--scenario", "connect", "--clients", "20", "--distinct-users",
+                       "--mint-tickets", env["REDIS_URL"], "--mint-user", str(info["user_id"]))
+    assert connect.get("error") is None and connect["connect_failures"] == {}, connect
+    deadline = time.monotonic() + 5  # the connection log is written in batches
+    while Connection.objects.count() < 20 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # crowd users exist only in their tickets: 20 sockets, none of them the bench user's
+    assert Connection.objects.count() == 20
+    assert not Connection.objects.filter(user_id=info["user_id"]).exists()
+
+
 def test_report_renders_rows_into_the_docs_block(tmp_path):
     doc = tmp_path / "performance.md"
     doc.write_text(f"# Performance\n\nprose\n\n{report.BEGIN}\nstale-block\n{report.END}\n\nmore prose\n")

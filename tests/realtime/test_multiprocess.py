@@ -116,8 +116,8 @@ async def test_presence_spans_processes_and_a_killed_process_leaves_within_two_h
         reply = await bob_client.subscribe("open:lobby")
         assert [u["username"] for u in reply["presence"]] == ["alice", "bob"]
         join = await watcher.next_event()
-        assert (join["event"], join["seq"], join["data"]["user"]["username"]) == \
-            ("presence.join", None, "bob")
+        assert (join["event"], join["seq"], [u["username"] for u in join["data"]["users"]]) == \
+            ("presence.join", None, ["bob"])
         listed = await watcher.request("presence", "open:lobby")
         assert [u["username"] for u in listed["presence"]] == ["alice", "bob"]
         await asyncio.sleep(1.5 * HEARTBEAT)  # a few lease renewals by both processes
@@ -133,8 +133,8 @@ async def test_presence_spans_processes_and_a_killed_process_leaves_within_two_h
             assert time.monotonic() - killed < 2 * HEARTBEAT + 0.5, "bob still present"
             await asyncio.sleep(0.1)
         leave = await watcher.next_event(timeout=3 * HEARTBEAT + 1 - (time.monotonic() - killed))
-        assert (leave["event"], leave["seq"], leave["data"]["user"]["username"]) == \
-            ("presence.leave", None, "bob")
+        assert (leave["event"], leave["seq"], [u["username"] for u in leave["data"]["users"]]) == \
+            ("presence.leave", None, ["bob"])
         assert await watcher.silent(1.5 * HEARTBEAT)  # announced once, by one process
 
         # The sweep closes B's rows once B's instance lease lapsed (it is no longer

@@ -48,7 +48,7 @@ def test_unregistered_events_and_bad_data_are_refused():
     with pytest.raises(ValueError, match="dict"):
         publish("user:1", "notification", ["not", "a", "dict"])
     with pytest.raises(ValueError, match="schema"):
-        publish("user:1", "presence.join", {"user": {"id": "not-an-int"}}, ephemeral=True)
+        publish("user:1", "presence.join", {"users": [{"id": "not-an-int"}]}, ephemeral=True)
 
 
 def test_seq_is_gap_free_and_unique_under_concurrent_writers():
