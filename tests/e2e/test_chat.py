@@ -54,6 +54,10 @@ def test_a_message_sent_by_one_user_appears_for_the_other_and_typing_shows(open_
     expect(alice_page.get_by_label("Message", exact=True)).to_have_value("")
     assert alice_page.errors == [] and bob_page.errors == []
 
+    bob_page.close()  # bob's last tab: a presence.leave listing him
+    expect(alice_page.locator("#presence")).not_to_contain_text("Bob Stone")
+    expect(alice_page.locator("#presence")).to_contain_text(user.get_display_name())
+
 
 def test_missed_messages_appear_once_each_in_order_after_reconnect(open_page, user, make_user, room):
     bob = make_user("bob")
