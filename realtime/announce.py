@@ -48,8 +48,7 @@ class PresenceAnnouncer:
             task = asyncio.ensure_future(self._flush_later(topic))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
-        changes.pop(user["id"], None)  # the latest change of a user is the one that counts
-        changes[user["id"]] = (event, user, connection_id)
+        changes[user["id"]] = (event, user, connection_id)  # a user's latest change counts
 
     async def _flush_later(self, topic):
         await asyncio.sleep(settings.REALTIME_PRESENCE_BATCH_SECONDS)

@@ -26,8 +26,9 @@ class OrderingMixin:
             return
         if seq is None:  # ephemeral: no order to keep, nothing to replay
             exclude, users = message.get("exclude"), message.get("exclude_users")
+            users = set(users) if users else ()  # a leave of hundreds, to hundreds of sockets
             for conn in list(local.values()):
-                if conn.id != exclude and not (users and conn.user_id in users):
+                if conn.id != exclude and conn.user_id not in users:
                     conn.send_frame(message["frame"])
             metrics.FRAMES_OUT.labels(message.get("event", "")).inc(len(local))
             return
