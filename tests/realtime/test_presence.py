@@ -89,32 +89,34 @@ async def test_join_and_list_gives_the_first_flag_and_every_present_user_in_one_
     assert first is False and len(members) == 2501
 
 
+async def listed_in(ws, event, names):
+    """Reads `event` frames until every one of `names` was listed; (names listed, frames)."""
+    seen, frames = set(), 0
+    while not names <= seen:
+        got = await ws.next_event()
+        assert got["event"] == event, got
+        seen |= {u["username"] for u in got["data"]["users"]}
+        frames += 1
+    return seen, frames
+
+
 async def test_a_crowd_joining_at_once_is_announced_in_a_few_events_not_one_each(make_user, open_kind):
     """A room reconnecting at once (a deploy): N joins to N subscribers were N² frames.
     Changes within REALTIME_PRESENCE_BATCH_SECONDS go out as one event listing every user."""
     watcher_user = await sync_to_async(make_user)("watcher")
     crowd = [await sync_to_async(make_user)(f"crowd{i}") for i in range(30)]
+    names = {u.username for u in crowd}
     async with connect_ws(watcher_user) as watcher:
         await watcher.request("subscribe", "open:room")
         async with contextlib.AsyncExitStack() as stack:
             sockets = [await stack.enter_async_context(connect_ws(u)) for u in crowd]
             await asyncio.gather(*(ws.request("subscribe", "open:room") for ws in sockets))
-            joined, events = set(), 0
-            while len(joined) < len(crowd):
-                event = await watcher.next_event()
-                assert event["event"] == "presence.join", event
-                joined |= {u["username"] for u in event["data"]["users"]}
-                events += 1
-            assert joined - {"watcher"} == {u.username for u in crowd}  # the watcher's own window
+            joined, events = await listed_in(watcher, "presence.join", names)
+            assert joined - {"watcher"} == names  # the watcher's own window
             assert events <= 3, f"{events} join events for {len(crowd)} users"
             assert await watcher.expect_silence(0.3)
-        left, events = set(), 0
-        while len(left) < len(crowd):
-            event = await watcher.next_event()
-            assert event["event"] == "presence.leave", event
-            left |= {u["username"] for u in event["data"]["users"]}
-            events += 1
-        assert events <= 3
+        left, events = await listed_in(watcher, "presence.leave", names)
+        assert left == names and events <= 3
         listed = await watcher.request("presence", "open:room")
         assert [u["username"] for u in listed["presence"]] == ["watcher"]
 
