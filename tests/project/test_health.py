@@ -26,10 +26,10 @@ def test_readyz_reports_each_dependency(client):
 
 
 def test_readyz_is_503_naming_an_unreachable_broker(client, monkeypatch):
-    from project.celery import app
-
-    for name in ("broker_url", "broker_write_url", "broker_read_url"):
-        monkeypatch.setattr(app.conf, name, "redis://127.0.0.1:1/0")
+    # Through the environment, which Celery's broker_url/_read_url/_write_url all read first:
+    # patching the settings would save broker_write_url *derived from the patched broker_url*
+    # and restore that, leaving every later test with an unreachable broker.
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["failing"] == ["broker"]
