@@ -46,12 +46,22 @@ def pytest_unconfigure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--run-faults"):
-        return
-    skip = pytest.mark.skip(reason="long fault test: run with `make test-faults`")
+    """Deselects, rather than skips, what this run is not for: the long fault tests unless
+    --run-faults (`make test-faults` runs them), and PostgreSQL-only tests when the database
+    is SQLite (the embedded default of `make test` with nothing set).  A normal run reports
+    no skips, so any skip it does report is real (and a failure under CI=true)."""
+    from django.conf import settings
+
+    run_faults = config.getoption("--run-faults")
+    on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    keep, dropped = [], []
     for item in items:
-        if "faults" in item.keywords:
-            item.add_marker(skip)
+        faulty = "faults" in item.keywords and not run_faults
+        needs_postgres = "postgres" in item.keywords and not on_postgres
+        (dropped if faulty or needs_postgres else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -59,8 +69,6 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if os.environ.get("CI", "").lower() == "true" and report.skipped and not hasattr(report, "wasxfail"):
-        if "faults" in item.keywords and not item.config.getoption("--run-faults"):
-            return  # deselected by design; .ci/run runs `make test-faults` separately
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which counts as a failure: {reason}"

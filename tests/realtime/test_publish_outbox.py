@@ -41,9 +41,8 @@ def test_the_outbox_row_holds_what_was_published(monkeypatch):
     assert sent[2]["frame"] == frame("user:1", "notification", 2, {"n": 3})
 
 
+@pytest.mark.postgres  # the single-statement outbox write is PostgreSQL's
 def test_a_publish_outside_a_transaction_is_one_statement_on_postgresql(monkeypatch):
-    if connection.vendor != "postgresql":
-        pytest.skip("the single-statement outbox write is PostgreSQL's")
     monkeypatch.setattr(publishing, "_send_sync", lambda messages: None)
     publish("user:1", "notification", {})
     with CaptureQueriesContext(connection) as queries:
