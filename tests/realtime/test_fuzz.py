@@ -82,7 +82,3 @@ def make_user_once(django_user_model):
     user, _ = django_user_model.objects.get_or_create(username="fuzzer")
     return user
 
-
-def test_frames_at_and_over_the_size_limit_are_covered_elsewhere():
-    """Size limits are exact-boundary tests in test_protocol.py (1024 accepted, more closes 1009)."""
-    assert json.loads('{"ok": true}')["ok"]

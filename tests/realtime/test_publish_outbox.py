@@ -64,12 +64,15 @@ def test_a_failed_outbox_write_announces_nothing_and_burns_no_seq(monkeypatch):
 
 
 def test_messages_queued_while_the_sender_is_busy_share_a_redis_message(monkeypatch):
-    calls, busy = [], threading.Event()
+    calls, busy, release = [], threading.Event(), threading.Event()
 
     async def fake_group_send(group, message):
         calls.append((group, message))
-        busy.set()
-        await asyncio.sleep(0.05)  # busy: what is submitted meanwhile queues up
+        if not busy.is_set():
+            busy.set()
+            # The sender stays busy with its first send until everything below is submitted,
+            # so what is submitted meanwhile queues up (an event, not a guessed sleep).
+            await asyncio.get_running_loop().run_in_executor(None, release.wait, 5)
 
     monkeypatch.setattr(publishing, "_group_send", fake_group_send)
     sender = publishing._Sender()
@@ -87,6 +90,7 @@ def test_messages_queued_while_the_sender_is_busy_share_a_redis_message(monkeypa
     sender.submit(messages("user:1", [7]))
     big = publishing.SEND_CHUNK_BYTES // 2 + 1
     sender.submit(messages("user:3", [1, 2, 3], size=big))
+    release.set()
     sender.flush(5)
     sent = [(group, [e["seq"] for e in message.get("events", [])]) for group, message in calls]
     group = publishing.topic_group
