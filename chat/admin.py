@@ -4,6 +4,7 @@ so an edit or delete made here is published to the room like any other."""
 import uuid
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
@@ -53,6 +54,23 @@ class RoomAdmin(admin.ModelAdmin):
         fields = {key: data[key] for key in ("name", "description", "is_private", "archived")
                   if key in form.changed_data}
         services.room_update(room=Room.objects.get(pk=obj.pk), actor=request.user, **fields)
+
+    def get_deleted_objects(self, objs, request):
+        """Django's list of what a delete takes along, less the refusal the shapes' admin
+        gives: it forbids deleting single shapes (that would reach no socket), while a
+        room's board goes with the room and its subscribers are revoked."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(apps.get_model("whiteboard", "Shape")._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request, obj):
+        """The room and its topics' history (chat.services.room_delete)."""
+        services.room_delete(room=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        """The changelist's bulk delete: each room through the same service."""
+        for room in queryset:
+            services.room_delete(room=room, actor=request.user)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not RoomMembership:

@@ -10,7 +10,7 @@ import uuid
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from chat import permissions
+from chat import permissions, redaction
 from chat.models import SLUG_RE, Message, Room, RoomMembership
 from chat.serialize import serialize_member, serialize_message, serialize_room, serialize_user
 from realtime import control
@@ -124,6 +124,7 @@ def message_edit(*, message, editor, body):
     with transaction.atomic():
         message.body, message.edited_at = body, timezone.now()
         message.save(update_fields=["body", "edited_at"])
+        redaction.rewrite_stored_events(message)
         publish(message.room.topic, "chat.edited", {"message": serialize_message(message)})
     return message
 
@@ -141,6 +142,7 @@ def message_delete(*, message, actor):
     with transaction.atomic():
         message.deleted, message.body = True, ""
         message.save(update_fields=["deleted", "body"])
+        redaction.rewrite_stored_events(message)
         publish(message.room.topic, "chat.deleted", {"message": serialize_message(message)})
     return message
 
@@ -244,6 +246,20 @@ def room_update(*, room, actor, name=None, description=None, is_private=None, ar
 def room_archive(*, room, actor):
     """Makes the room read-only (owner or staff)."""
     return room_update(room=room, actor=actor, archived=True)
+
+
+def room_delete(*, room, actor):
+    """Deletes a room for good (owner or staff; the REST DELETE only archives): its
+    messages, memberships and board go with it, and so do its topics' stored events
+    (chat.redaction.room_deleted, run by the post_delete signal, so every other way of
+    deleting a room does the same)."""
+    _require_user(actor)
+    if not permissions.can_read(actor, room):
+        raise NotFound("No such room.", field="room")
+    if not permissions.is_owner(actor, room):
+        raise Forbidden("Only the room's owners may delete it.", field="room")
+    with transaction.atomic():
+        room.delete()
 
 
 def _kick_all(room, user_ids):

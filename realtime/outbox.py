@@ -1,9 +1,14 @@
 """The outbox write of durable events (realtime.Event rows and their topic's TopicCounter),
-used by realtime.publish: one statement per topic on PostgreSQL."""
+used by realtime.publish: one statement per topic on PostgreSQL.  Also the two ways stored
+events change after the fact: rewrite() (an edited or deleted object's old events carry
+its current state) and retire() (a deleted room's or feed's topics)."""
 
 import orjson
 from django.db import connection
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 
+from realtime.models import Event
 from realtime.sql import bound_cursor
 
 
@@ -44,3 +49,66 @@ def append(topic, rows, now):
              for i, (event, data) in enumerate(rows)],
         )
         return last
+
+
+# --- redaction and retirement (deleted data stays deleted) ---------------------------------
+def find(topic, names, values, *, path, within=None):
+    """[(seq, event, data)] of topic's stored events named in `names` whose data at `path`
+    (e.g. ("message", "id")) is one of `values`; with `within` (a list's key, e.g. "items"),
+    those where any element of data[within] has `path` among `values`.  Called by apps in
+    the transaction of an edit or delete, before rewrite(); the values are compared as JSON
+    scalars (ints with ints, strings with strings)."""
+    values = list(values)
+    if not values:
+        return []
+    column = '"realtime_event"."data"'
+    if connection.vendor == "postgresql":
+        params = [list(path), [str(v) for v in values]]
+        if within is None:
+            sql = f"({column} #>> %s::text[]) = ANY(%s::text[])"
+        else:
+            sql = (f"EXISTS (SELECT 1 FROM jsonb_array_elements({column} -> %s::text) AS x "
+                   "WHERE (x #>> %s::text[]) = ANY(%s::text[]))")
+            params = [within, *params]
+    else:
+        json_path = "$." + ".".join(path)
+        params = [json_path, orjson.dumps(values).decode()]
+        if within is None:
+            sql = f"json_extract({column}, %s) IN (SELECT value FROM json_each(%s))"
+        else:
+            sql = (f"EXISTS (SELECT 1 FROM json_each({column}, %s) AS x WHERE "
+                   "json_extract(x.value, %s) IN (SELECT value FROM json_each(%s)))")
+            params = ["$." + within, *params]
+    condition = RawSQL(sql, params, output_field=BooleanField())
+    return list(Event.objects.filter(condition, topic=topic, event__in=list(names))
+                .order_by("seq").values_list("seq", "event", "data"))
+
+
+def rewrite(topic, changes):
+    """Replaces the data of stored events {seq: new data}, keeping their seq, name and
+    time: resume and gap fills replay the new data in the same order, without a gap.
+    The caller checks the new data against the event's schema (the outbox does not)."""
+    for seq, data in changes.items():
+        Event.objects.filter(topic=topic, seq=seq).update(data=data)
+    return len(changes)
+
+
+def retire(topics, now):
+    """Called in the transaction that deletes what `topics` belong to (a room, a feed):
+    drops their stored events and moves each counter to a fresh epoch, the deletion time
+    in microseconds (or one past its last seq if that is higher).  A new room or feed of
+    the same slug continues from there, so a client's `since` from the old one is below
+    the new seqs and not one of them: resume answers `recovered: false` (a gap), never a
+    silent continuation.  Microseconds: a topic cannot publish a million events a second,
+    so an epoch is always above the seqs of the topic's previous life, and the numbers
+    stay below 2**53, exact in JavaScript, until the year 2255."""
+    topics = list(topics)
+    Event.objects.filter(topic__in=topics).delete()
+    epoch = int(now.timestamp() * 1_000_000)
+    higher = "GREATEST(t.seq + 1, excluded.seq)" if connection.vendor == "postgresql" \
+        else "max(t.seq + 1, excluded.seq)"
+    with connection.cursor() as cursor:
+        for topic in topics:
+            cursor.execute(
+                "INSERT INTO realtime_topiccounter AS t (topic, seq) VALUES (%s, %s) "
+                f"ON CONFLICT (topic) DO UPDATE SET seq = {higher}", [topic, epoch])

@@ -3,6 +3,8 @@ simply the room's shapes, so it has no model of its own (`Board` is an admin-onl
 
 from django.conf import settings
 from django.db import models
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
 from chat.models import Room
 
@@ -48,3 +50,12 @@ class Board(Room):
     class Meta:
         proxy = True
         verbose_name = "board"
+
+
+@receiver(post_delete, sender=Board)
+def _board_deleted(sender, instance, **kwargs):
+    """Deleting a Board deletes its room: the same topic retirement as a Room's
+    (chat.models._room_deleted; signals name the proxy as sender, not Room)."""
+    from chat import redaction
+
+    redaction.room_deleted(instance)

@@ -1,0 +1,33 @@
+"""Deleted and edited chat data stays so: the outbox's stored events of a changed message
+are rewritten, a deleted room's topics retired.  Called by chat.services and the
+post_delete signal of Room (chat.models), always inside the changing transaction."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from chat.serialize import serialize_message
+from realtime import control, outbox
+
+
+def rewrite_stored_events(message):
+    """Called in the transaction of an edit or delete: the room's stored `chat.message` and
+    `chat.edited` events of this message (the outbox, which resume and gap fills replay)
+    now carry its current state, so no replay returns the text it had before (a deleted
+    message: its tombstone).  They keep their names and seqs: a replay stays gap-free and
+    in order, and every client already applies these events as "this message is now ..."
+    (docs/protocol/chat.md)."""
+    topic = message.room.topic
+    rows = outbox.find(topic, ("chat.message", "chat.edited"), [message.pk], path=("message", "id"))
+    current = {"message": serialize_message(message)}
+    outbox.rewrite(topic, {seq: current for seq, _, _ in rows})
+
+
+def room_deleted(room):
+    """Called by the post_delete signal of a Room (chat.models), in the deleting
+    transaction, however the room was deleted (room_delete, the admin's bulk delete, a
+    shell): its chat and board topics lose their stored events and start a fresh seq
+    epoch (realtime.outbox.retire), so a new room of the same slug replays nothing of
+    this one; after commit every subscriber is checked again and revoked."""
+    topics = [room.topic, f"board:{room.slug}"]
+    outbox.retire(topics, timezone.now())
+    transaction.on_commit(lambda: [control.reauthorize(topic) for topic in topics])
