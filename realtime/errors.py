@@ -8,7 +8,10 @@ logged with its traceback and answered `internal`, never swallowed.
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, DataError, InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger("realtime.errors")
 
@@ -53,6 +56,7 @@ UnknownTopic = _error("UnknownTopic", "unknown_topic", 400, "No such kind of top
 NotSubscribed = _error("NotSubscribed", "not_subscribed", 400, "Subscribe to the topic first.")
 TooManySubscriptions = _error("TooManySubscriptions", "too_many_subscriptions", 400,
                               "Too many subscriptions on this connection.")
+TooLarge = _error("TooLarge", "too_large", 413, "The request body is too large.")
 RateLimited = _error("RateLimited", "rate_limited", 429, "Too many requests; slow down.")
 Unavailable = _error("Unavailable", "unavailable", 503,
                      "A service this needs is unavailable; try again shortly.")
@@ -69,6 +73,15 @@ def error_payload(exc, *, context=""):
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable%s: %s", context, exc)
         return Unavailable().payload(), 503
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        # Redis (throttles, tickets, presence) is down or restarting: nothing was written
+        # by the caller yet, or what was is in the outbox; the client retries shortly.
+        logger.warning("redis unavailable%s: %s", context, exc)
+        return Unavailable().payload(), 503
+    if isinstance(exc, RequestDataTooBig):
+        # Django's own body limit (DATA_UPLOAD_MAX_MEMORY_SIZE), should a body get past
+        # project.middleware.BodySizeLimitMiddleware's check: the client's input, not a 500.
+        return TooLarge().payload(), 413
     if isinstance(exc, DataError):
         # The database refused a value the validators let through (a NUL character, a
         # date or offset out of its range): the client's input, so a 400, not a 500.

@@ -12,7 +12,11 @@ import weakref
 import redis
 import redis.asyncio as aredis
 from django.conf import settings
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
+from redis.retry import Retry
 
 # Seconds a Redis command may take before it fails (never None here: these are short
 # commands, unlike the channel layer's blocking reads).
@@ -21,6 +25,12 @@ COMMAND_TIMEOUT = 5.0
 # once: callers queue for a free connection (a blocking pool) instead of failing with
 # "Too many connections" (redis-py's default pool refuses beyond its limit).
 POOL_SIZE = 50
+# Times a command (or a batcher's pipeline) is sent again on a fresh connection after a
+# ConnectionError.  After a Redis restart every pooled connection is dead, and the pool's
+# check-out test does not always notice (the server's FIN may not have been read yet): the
+# first command on each fails with "Connection closed by server".  One retry on a new
+# connection rides that out; a real outage still fails at once (connection refused twice).
+CONNECTION_RETRIES = 1
 
 _sync = {}
 _async = weakref.WeakKeyDictionary()
@@ -28,16 +38,34 @@ _batchers = weakref.WeakKeyDictionary()  # async client -> its CommandBatcher
 _last_batcher = [None, None, None]  # (loop, _async, batcher) of the last batched() call
 
 
-def _pool_options():
+def _pool_options(retry_class):
+    """The pool's options.  redis-py only retries when told to (a pool built by hand gets
+    Retry(NoBackoff(), 0), not the client's default), so the retry is configured here.
+
+    Why a retry cannot apply a command twice in a harmful way:
+    - only ConnectionError is retried, never TimeoutError: a command that timed out may
+      still be running on the server, whereas a ConnectionError is raised when the
+      connection is found closed or refused, which after a restart means the command went
+      to the dead server's socket and was never run by the new one;
+    - should a command have reached the server and only its reply been lost (a network
+      cut between send and reply), running it again is harmless for every command sent
+      through these clients: SET/GET/EXPIRE/ZADD/HSET/DEL/ZMSCORE are idempotent, and the
+      others fail closed -- a ticket's GETDEL finds nothing the second time (the handshake
+      is refused and the client fetches a new ticket: a ticket is never used twice), the
+      typing SET NX says "not first" (one typing event is skipped), the presence scripts
+      report "no change" (the announcer checks Redis again at the end of its window).
+    """
+    retry = retry_class(NoBackoff(), CONNECTION_RETRIES, supported_errors=(RedisConnectionError,))
     return {"max_connections": POOL_SIZE, "timeout": COMMAND_TIMEOUT, "socket_timeout": COMMAND_TIMEOUT,
-            "socket_connect_timeout": COMMAND_TIMEOUT, "health_check_interval": 30}
+            "socket_connect_timeout": COMMAND_TIMEOUT, "health_check_interval": 30,
+            "retry": retry, "retry_on_error": []}
 
 
 def sync_client():
     key = os.getpid()
     client = _sync.get(key)
     if client is None:
-        pool = redis.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options())
+        pool = redis.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options(Retry))
         client = _sync[key] = redis.Redis(connection_pool=pool)
     return client
 
@@ -46,7 +74,7 @@ def async_client():
     loop = asyncio.get_running_loop()
     client = _async.get(loop)
     if client is None:
-        pool = aredis.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options())
+        pool = aredis.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options(AsyncRetry))
         client = _async[loop] = aredis.Redis(connection_pool=pool)
     return client
 
@@ -59,7 +87,8 @@ class CommandBatcher:
     once; redis-py's own cost per command (pool checkout, health check, timeouts, retry)
     was a quarter of the server's CPU.  At low load a batch is one command.  Each caller
     still gets its own reply or its own error; a connection error fails every command of
-    that batch (each caller sees it as it did before).  Only for commands whose callers
+    that batch (each caller sees it as it did before); the pipeline is retried once on a
+    fresh connection first (see _pool_options for why that is safe).  Only for commands whose callers
     need no order among themselves: two batches may be in flight on two connections."""
 
     __slots__ = ("client", "queue", "scheduled", "inflight", "__weakref__")
