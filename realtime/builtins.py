@@ -64,7 +64,8 @@ def register():
     register_event("subscription.revoked", {"type": "object"},
                    doc="The server ended this subscription (e.g. removed from a private room).")
     register_event("notification", {"type": "object"},
-                   doc="A direct push to a user topic or connection (POST /api/publish/).")
+                   doc="A direct push to a user topic or connection (POST /api/publish/).",
+                   api_publishable=True)
     register_action("ping", ping, allow_anonymous=True, builtin=True,
                     doc="Keepalive; replies with the server time in ms.")
     register_action("subscribe", subscribe, topic_kinds=("*",), access="read",

@@ -10,14 +10,24 @@ outgoing frame, most of a broadcast's cost).
 Origin policy (cross-site WebSocket hijacking): a foreign Origin is refused at the handshake;
 a missing Origin (scripts, apps) is accepted only with a ticket, never on a session cookie
 alone.  Browsers always send Origin, so that closes the hijacking path without locking out
-non-browser clients (channels' stock validator refuses them all).
+non-browser clients (channels' stock validator refuses them all): a ticket is only issued
+over an authenticated REST call (CSRF-checked for session callers), so a foreign page cannot
+obtain one, and a client that sends no Origin is not a browser page.
+
+"Foreign" is decided exactly as Django's CSRF check decides it for a POST
+(CsrfViewMiddleware._origin_verified, reused as is): scheme, host and port must equal the
+site's own origin as this request sees it (an ALLOWED_HOSTS Host header, at https when
+SECURE_PROXY_SSL_HEADER says so or the socket is wss), or be one of CSRF_TRUSTED_ORIGINS.
+`http://localhost:6666` is not the origin of a site served at `http://localhost:8000`.
 """
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
 from django.http.cookie import parse_cookie
+from django.middleware.csrf import CsrfViewMiddleware
 
-from realtime.auth import origin_allowed, origin_from_scope, ticket_from_scope
+from realtime.auth import origin_from_scope, ticket_from_scope
 from realtime.consumer import RealtimeConsumer
 from realtime.sessions import session_user
 
@@ -34,7 +44,7 @@ async def websocket_app(scope, receive, send):
     if origin is None:
         if not ticket:
             return await _deny(receive, send)
-    elif not origin_allowed(origin):
+    elif not origin_verified(scope, origin):
         return await _deny(receive, send)
     user = ANONYMOUS
     if not ticket:  # a ticket decides who connects: the consumer redeems it
@@ -43,6 +53,38 @@ async def websocket_app(scope, receive, send):
             user = await session_user(session_key)
     scope = dict(scope, realtime_origin=origin, realtime_ticket=ticket, user=user)
     await RealtimeConsumer(scope, send).run(receive)
+
+
+class HandshakeRequest(HttpRequest):
+    """The handshake's headers as the HttpRequest Django's origin check reads: HTTP_* META
+    from the headers, SERVER_NAME/PORT from the ASGI server, and the socket's own scheme
+    (wss -> https) unless SECURE_PROXY_SSL_HEADER decides it (HttpRequest.scheme)."""
+
+    def __init__(self, scope, origin):
+        super().__init__()
+        for name, value in scope.get("headers", ()):
+            key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+            value = value.decode("latin-1")
+            self.META[key] = f"{self.META[key]},{value}" if key in self.META else value
+        self.META["HTTP_ORIGIN"] = origin
+        server = scope.get("server") or ("", "")
+        self.META["SERVER_NAME"], self.META["SERVER_PORT"] = server[0] or "", str(server[1] or "")
+        self.path = self.path_info = scope.get("path", "")
+        self._socket_scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
+
+    def _get_scheme(self):
+        return self._socket_scheme
+
+
+def _no_response(request):  # CsrfViewMiddleware requires a get_response; never called
+    raise AssertionError("not a middleware chain")
+
+
+def origin_verified(scope, origin):
+    """Called at every handshake that carries an Origin: whether it is this site's own
+    origin (or a CSRF-trusted one), by Django's CSRF origin check.  A new middleware each
+    time: its trusted-origin sets are cached per instance, and settings may change."""
+    return CsrfViewMiddleware(_no_response)._origin_verified(HandshakeRequest(scope, origin))
 
 
 def _session_key(scope):

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema_rs
+
 from realtime.errors import Invalid, UnknownTopic
 
 # kind:key; the key is what an app uses to look its object up (a slug, an id).
@@ -90,35 +92,60 @@ class ActionRequest:
 topic_kinds: dict[str, TopicKind] = {}
 actions: dict[str, Action] = {}
 # event name -> (JSON schema of its data, one-line doc).  publish() refuses an unregistered
-# event and, under tests, checks data against the schema; the suite fails when a
+# event and checks data against the schema in every configuration; the suite fails when a
 # registered event is never published by any test (tests/conftest.py).
 events: dict[str, tuple] = {}
+# Events another system may publish through POST /api/publish/ (register_event's
+# api_publishable): app-neutral kinds only.  An app's own events (chat.message, board.cursor,
+# presence...) carry facts only that app may state, so they never come from outside.
+api_publishable_events: set = set()
+# event name -> its schema compiled once (jsonschema_rs, Rust): every publish checks its data,
+# so the check sits on the hot path.  Measured on this 2-core machine for a chat.message:
+# ~4 us compiled here, ~390 us with jsonschema's compiled validator, ~20 ms with
+# jsonschema.validate() (which re-checks the schema itself on every call).
+_validators: dict = {}
 # Events published so far in this process (read by the test suite's coverage check).
 published_events: set = set()
 
 
-def register_event(name, schema, *, doc=""):
+def register_event(name, schema, *, doc="", api_publishable=False):
+    """Registers an event kind (from an app's ready()).  `api_publishable=True` lets staff and
+    holders of realtime.publish_event send it through POST /api/publish/; leave it False for
+    events that state an app's facts (a message, a shape, a presence change)."""
     if not ACTION_RE.match(name):
         raise ValueError(f"bad event name {name!r}")
     if name in events:
         raise ValueError(f"event {name!r} registered twice")
+    _validators[name] = jsonschema_rs.validator_for(schema)  # a bad schema fails at start-up
     events[name] = (schema, doc)
+    if api_publishable:
+        api_publishable_events.add(name)
+
+
+def event_data_error(name, data):
+    """The first reason `data` does not match event `name`'s schema, or None when it does.
+    The event must be registered (KeyError otherwise)."""
+    validator = _validators[name]
+    if validator.is_valid(data):
+        return None
+    try:
+        validator.validate(data)
+    except jsonschema_rs.ValidationError as exc:
+        path = "/".join(str(part) for part in exc.instance_path)
+        return f"{exc.message} (at data/{path})" if path else exc.message
+    return "does not match its schema"
 
 
 def check_event(name, data):
-    """Raises ValueError for an unregistered event or (when `validate`) bad data."""
+    """Called by every publish path (realtime.publish) before anything is written or sent:
+    raises ValueError for an unregistered event or data that does not match its schema, in
+    every configuration (a forged or malformed event never reaches a client)."""
     if name not in events:
         raise ValueError(f"event {name!r} is not registered (realtime.registry.register_event)")
-    from django.conf import settings
-
-    if settings.TESTING:
-        import jsonschema
-
-        try:
-            jsonschema.validate(data, events[name][0])
-        except jsonschema.ValidationError as exc:
-            raise ValueError(f"event {name!r} data does not match its schema: {exc.message}") from exc
-        published_events.add(name)
+    problem = event_data_error(name, data)
+    if problem is not None:
+        raise ValueError(f"event {name!r} data does not match its schema: {problem}")
+    published_events.add(name)
 
 
 def register_topic_kind(name, *, authorize, presence=False, anonymous_read=False, public_read=None):

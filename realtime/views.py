@@ -1,6 +1,7 @@
 """REST endpoints of the realtime layer: connect tickets, server-side publish, connections."""
 
 from django.shortcuts import get_object_or_404
+from django.utils.functional import lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.pagination import CursorPagination
@@ -9,8 +10,10 @@ from rest_framework.views import APIView
 
 from realtime import control
 from realtime.auth import issue_ticket
+from realtime.errors import Invalid
 from realtime.models import Connection
 from realtime.publish import publish
+from realtime.registry import api_publishable_events, event_data_error
 from realtime.serializers import (
     ConnectionSerializer,
     PublishResultSerializer,
@@ -40,16 +43,39 @@ class CanPublish(permissions.BasePermission):
         return bool(user and user.is_authenticated and (user.is_staff or user.has_perm(PUBLISH_PERMISSION)))
 
 
+def _publish_description():
+    """The endpoint's OpenAPI description, naming the events it accepts (read when the
+    schema is generated, after every app has registered its events)."""
+    accepted = ", ".join(f"`{name}`" for name in sorted(api_publishable_events)) or "none"
+    return (
+        "Publishes an event for another system: to a topic (durable unless `ephemeral`), or to "
+        "one connection (ephemeral).  Staff or holders of `realtime.publish_event` only.\n\n"
+        f"Accepted events: {accepted} (those registered with `api_publishable=True`).  Events "
+        "an app owns (`chat.*`, `board.*`, `feed.*`, `presence.*`, ...) state that app's facts "
+        "and are refused here with `invalid` on `event`; `data` must match the event's "
+        "registered schema (`invalid` on `data` otherwise).")
+
+
 class PublishView(APIView):
-    """Publishes an event for another system: to a topic, or to one connection."""
+    """Publishes an app-neutral event (e.g. `notification`) for another system: to a topic,
+    or to one connection.  App-owned events are refused; data is checked against the
+    event's schema before anything is written or sent."""
 
     permission_classes = [CanPublish]
 
-    @extend_schema(request=PublishSerializer, responses={202: PublishResultSerializer})
+    @extend_schema(request=PublishSerializer, responses={202: PublishResultSerializer},
+                   description=lazy(_publish_description, str)())
     def post(self, request):
         serializer = PublishSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        if data["event"] not in api_publishable_events:
+            raise Invalid(f"{data['event']!r} belongs to an app and cannot be published through "
+                          f"this API; accepted: {', '.join(sorted(api_publishable_events))}.",
+                          field="event")
+        problem = event_data_error(data["event"], data["data"])
+        if problem is not None:
+            raise Invalid(f"data does not match the {data['event']!r} schema: {problem}", field="data")
         if data.get("connection_id"):
             connection = get_object_or_404(Connection, id=data["connection_id"], closed_at__isnull=True)
             control.push_to_connection(connection, data["event"], data["data"])

@@ -86,17 +86,24 @@ class ProtocolErrorFrame(Exception):
 
 
 @contextlib.asynccontextmanager
-async def connect_ws(user=None, *, origin=None, ticket=None, session_cookie=None, expect_accept=True):
-    """Connects to /ws/.  With a user (and no explicit ticket) a fresh ticket is used."""
+async def connect_ws(user=None, *, origin=None, ticket=None, session_cookie=None, expect_accept=True,
+                     host=None, headers=()):
+    """Connects to /ws/.  With a user (and no explicit ticket) a fresh ticket is used.
+    `host` is the Host header; by default a browser's at its own origin (the Origin's
+    host:port), none without an Origin.  `headers`: more (name, value) str pairs."""
     from project.asgi import application
     from realtime.auth import issue_ticket
 
     if user is not None and ticket is None and session_cookie is None:
         ticket = await sync_to_async(issue_ticket)(user)
     path = "/ws/" + (f"?ticket={ticket}" if ticket else "")
-    headers = []
+    extra, headers = headers, []
     if origin:
         headers.append((b"origin", origin.encode()))
+        host = host if host is not None else origin.split("://", 1)[-1]
+    if host:
+        headers.append((b"host", host.encode()))
+    headers += [(name.lower().encode(), value.encode()) for name, value in extra]
     if session_cookie:
         headers.append((b"cookie", f"sessionid={session_cookie}".encode()))
     comm = WebsocketCommunicator(application, path, headers=headers)

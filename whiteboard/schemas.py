@@ -1,5 +1,5 @@
 """JSON schemas of the whiteboard's events (publish() checks event data against them
-under tests) and the registration of its topic kind, actions and events."""
+on every publish) and the registration of its topic kind, actions and events."""
 
 from realtime.registry import register_action, register_event, register_topic_kind
 
@@ -11,7 +11,13 @@ USER = {
 }
 POINTS = {"type": "array", "items": {"type": "array", "items": {"type": "number"},
                                      "minItems": 2, "maxItems": 2}}
+# Every colour a client receives is `#rrggbb` (lower case, as whiteboard.validation
+# normalises it): viewers' pages put colours into style attributes, so nothing else may pass.
 COLOR = {"type": "string", "pattern": "^#[0-9a-f]{6}$"}
+# A shape's data is checked field by field in whiteboard.validation; the event schema pins
+# the fields a viewer's page styles with, so a shape never carries a foreign colour either.
+SHAPE_DATA = {"type": "object", "required": ["color"],
+              "properties": {"color": COLOR, "fill": {"anyOf": [COLOR, {"type": "null"}]}}}
 SHAPE = {
     "type": "object",
     "required": ["id", "kind", "data", "z", "version", "created_by", "updated_by", "updated_at"],
@@ -19,7 +25,7 @@ SHAPE = {
     "properties": {
         "id": {"type": "string", "format": "uuid"},
         "kind": {"enum": ["stroke", "line", "rect", "ellipse", "text", "note"]},
-        "data": {"type": "object"},
+        "data": SHAPE_DATA,
         "z": {"type": "integer"},
         "version": {"type": "integer", "minimum": 1},
         "created_by": USER,

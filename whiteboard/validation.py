@@ -63,7 +63,8 @@ def number(value, field, *, low=-COORD_LIMIT, high=COORD_LIMIT):
 
 
 def color(value, field):
-    if not isinstance(value, str) or not COLOR_RE.match(value):
+    # fullmatch: `$` alone would let a trailing newline through into a style attribute.
+    if not isinstance(value, str) or not COLOR_RE.fullmatch(value):
         raise Invalid("colour must look like #rrggbb.", field=field)
     return value.lower()
 
