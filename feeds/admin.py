@@ -24,12 +24,32 @@ class FeedAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.feed_update(feed=obj, title=obj.title, description=obj.description,
-                                 is_public=obj.is_public)
+            # The service compares with the stored row, not with `obj`, which the form has
+            # already changed: a feed made private here revokes its anonymous and
+            # unprivileged subscribers exactly as the REST PATCH does.
+            fields = {name: form.cleaned_data[name] for name in ("title", "description", "is_public")
+                      if name in form.changed_data}
+            services.feed_update(feed=Feed.objects.get(pk=obj.pk), **fields)
         else:
             feed = services.feed_create(slug=obj.slug, title=obj.title, description=obj.description,
                                         is_public=obj.is_public)
             obj.pk, obj.created_at = feed.pk, feed.created_at
+
+    def get_deleted_objects(self, objs, request):
+        """Django's list of what a delete takes along, less the items' refusal (single
+        items are tombstoned, not deleted): a feed's items go with the feed."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(FeedItem._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request, obj):
+        """The feed and its topic's history (services.feed_delete)."""
+        services.feed_delete(feed=obj)
+
+    def delete_queryset(self, request, queryset):
+        """The changelist's bulk delete: each feed through the same service."""
+        for feed in queryset:
+            services.feed_delete(feed=feed)
 
 
 class FeedItemForm(forms.ModelForm):

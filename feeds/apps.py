@@ -20,6 +20,20 @@ ITEM_SCHEMA = {
     },
 }
 
+# A deleted item, everywhere (feeds.serialize.serialize_tombstone): no content at all.
+TOMBSTONE_SCHEMA = {
+    "type": "object",
+    "required": ["id", "external_id", "version", "deleted"],
+    "properties": {
+        "id": {"type": "integer"},
+        "external_id": {"type": "string"},
+        "version": {"type": "integer", "minimum": 0},
+        "deleted": {"const": True},
+    },
+    "additionalProperties": False,
+}
+ITEM_OR_TOMBSTONE = {"anyOf": [ITEM_SCHEMA, TOMBSTONE_SCHEMA]}
+
 
 class FeedsConfig(AppConfig):
     name = "feeds"
@@ -35,11 +49,11 @@ class FeedsConfig(AppConfig):
                         allow_anonymous=True,
                         doc="Older items of a feed, newest first: {before?, limit?} -> {items, has_more}.")
         register_event("feed.item", {"type": "object", "required": ["item"],
-                                     "properties": {"item": ITEM_SCHEMA}},
+                                     "properties": {"item": ITEM_OR_TOMBSTONE}},
                        doc="One item of the feed was created or changed (deleted: a tombstone).")
         register_event("feed.items", {"type": "object", "required": ["items"],
                                       "properties": {"items": {"type": "array", "minItems": 1,
-                                                               "items": ITEM_SCHEMA}}},
+                                                               "items": ITEM_OR_TOMBSTONE}}},
                        doc="Several items of the feed changed at once (an ingest batch), in order.")
 
     def seed_demo(self, user):

@@ -1,9 +1,18 @@
 """The one JSON shape of each feeds object, used by socket replies, events, REST and admin."""
 
 
+def serialize_tombstone(item_id, external_id, version):
+    """A deleted item: {id, external_id, version, deleted: true} and nothing of its content
+    (REST, socket replies, live events and replays alike)."""
+    return {"id": item_id, "external_id": external_id, "version": version, "deleted": True}
+
+
 def serialize_item(item):
     """{id, external_id, feed, kind, title, body, url, data, occurred_at, version, deleted,
-    updated_at}.  item.feed should be loaded (the services and views make sure of it)."""
+    updated_at}, or the tombstone of a deleted item.  item.feed should be loaded (the
+    services and views make sure of it)."""
+    if item.deleted:
+        return serialize_tombstone(item.pk, item.external_id, item.version)
     return {
         "id": item.pk,
         "external_id": item.external_id,

@@ -9,13 +9,15 @@ import time
 import orjson
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 
 from feeds import limits
 from feeds.models import SLUG_RE, Feed, FeedItem, IngestBatch
 from feeds.upsert import apply_events
 from feeds.validation import bounded, validate_event, validate_events
-from realtime import control
+from realtime import control, outbox
 from realtime.errors import Conflict, Invalid, Unavailable
 from realtime.sql import bound_cursor
 
@@ -277,6 +279,24 @@ def feed_update(*, feed, title=None, description=None, is_public=None):
                 # Anonymous and unprivileged readers already subscribed lose the feed.
                 transaction.on_commit(lambda: control.reauthorize(f"feed:{feed.slug}"))
     return feed
+
+
+def feed_delete(*, feed):
+    """Deletes a feed for good (staff: the admin), its items with it; feed_deleted runs
+    through the post_delete signal, so a queryset's bulk delete does the same."""
+    with transaction.atomic():
+        feed.delete()
+
+
+@receiver(post_delete, sender=Feed)
+def feed_deleted(sender, instance, **kwargs):
+    """Called by the post_delete signal of every Feed deletion, in its transaction: the
+    topic's stored events go and its seq counter moves to a fresh epoch
+    (realtime.outbox.retire), so a new feed of the same slug replays nothing of this one
+    and an old `since` is not recovered; after commit its subscribers are revoked."""
+    topic = instance.topic
+    outbox.retire([topic], timezone.now())
+    transaction.on_commit(lambda: control.reauthorize(topic))
 
 
 def _check_feed_fields(*, title, description, is_public):

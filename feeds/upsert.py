@@ -23,10 +23,14 @@ from django.utils import timezone
 
 from feeds import limits
 from feeds.models import Feed, FeedItem
+from feeds.serialize import serialize_tombstone
+from realtime import outbox
 from realtime.publish import publish_many
 from realtime.sql import bound_cursor
 
 CONTENT_FIELDS = ("kind", "title", "body", "url", "data", "deleted")
+# What a deleted item's content becomes.
+ERASED = {"kind": "", "title": "", "body": "", "url": "", "data": {}}
 UPDATE_FIELDS = (*CONTENT_FIELDS, "occurred_at", "version", "updated_at")
 
 # One statement writes a feed's changed items: the events arrive as one JSON array.
@@ -115,16 +119,43 @@ def _apply_to_feed(feed, events, result):
     if not newest:
         return []
     now = timezone.now()
-    winners = [event for _, event in newest.values()]
+    # A deleted item keeps no content, in the table as in any event (ordering needs only
+    # its version and occurred_at).
+    winners = [{**event, **ERASED} if event["deleted"] else event for _, event in newest.values()]
     if connection.vendor == "postgresql":
         ids = _write_postgresql(feed, winners, now)
     else:
         ids = _write_orm(feed, winners, stored, now)
+    _redact_stored_events(feed, [event["id"] for event in winners if event["deleted"]])
     updated_at = now.isoformat()
-    return [{"id": ids[event["id"]], "external_id": event["id"], "feed": feed.slug,
-             **{name: event[name] for name in ("kind", "title", "body", "url", "data")},
-             "occurred_at": event["occurred_at"], "version": event["version"],
-             "deleted": event["deleted"], "updated_at": updated_at} for event in winners]
+    return [serialize_tombstone(ids[event["id"]], event["id"], event["version"]) if event["deleted"]
+            else {"id": ids[event["id"]], "external_id": event["id"], "feed": feed.slug,
+                  **{name: event[name] for name in ("kind", "title", "body", "url", "data")},
+                  "occurred_at": event["occurred_at"], "version": event["version"],
+                  "deleted": False, "updated_at": updated_at} for event in winners]
+
+
+def _redact_stored_events(feed, deleted):
+    """Called in the transaction that deletes items (external ids `deleted`), before their
+    tombstones are published: the feed's stored feed.item / feed.items events (the outbox,
+    which resume and gap fills replay) carry the tombstone in place of each such item, so
+    a replay never returns a deleted item's content.  Seqs and event names stay."""
+    if not deleted:
+        return
+    gone = set(deleted)
+
+    def redact(item):  # the version it had then: replayed versions still only grow
+        if item["external_id"] in gone:
+            return serialize_tombstone(item["id"], item["external_id"], item["version"])
+        return item
+
+    changes = {}
+    for seq, _, data in outbox.find(feed.topic, ("feed.item",), deleted, path=("item", "external_id")):
+        changes[seq] = {"item": redact(data["item"])}
+    for seq, _, data in outbox.find(feed.topic, ("feed.items",), deleted, path=("external_id",),
+                                    within="items"):
+        changes[seq] = {"items": [redact(item) for item in data["items"]]}
+    outbox.rewrite(feed.topic, changes)
 
 
 def _stored_versions(feed, external_ids):
