@@ -128,10 +128,8 @@ class EventsView(APIView):
 
     @extend_schema(request=EventBatchSerializer, responses={202: AcceptedSerializer})
     def post(self, request):
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > limits.max_batch_bytes():
-            raise Invalid(f"The body is larger than {limits.max_batch_bytes()} bytes; split the "
-                          "batch.", field="events")
+        # The body's size (FEEDS_MAX_BATCH_BYTES) was checked before it was read, 413
+        # too_large: project.middleware.BodySizeLimitMiddleware.
         batch = services.queue_events(source=request.user, events=_body(request).get("events"))
         return Response({"batch": batch.pk, "accepted": batch.received}, status=status.HTTP_202_ACCEPTED)
 

@@ -14,7 +14,9 @@ def _setting(name, default):
 # validated in well under a second; bigger uploads are split (ingest_events does it).
 DEFAULT_MAX_BATCH_EVENTS = get_int("FEEDS_MAX_BATCH_EVENTS", 5000)
 # Bytes of one POST /api/events/ body: 5,000 events with long bodies, yet bounded so one
-# request cannot make a web process buffer hundreds of megabytes.
+# request cannot make a web process buffer hundreds of megabytes.  5,000 events whose every
+# field is at its maximum (~29 KB each) would be ~140 MB: such batches are split by size
+# too (docs/protocol/feeds.md).  Enforced, 413 too_large, by project.middleware.
 DEFAULT_MAX_BATCH_BYTES = get_int("FEEDS_MAX_BATCH_BYTES", 32 * 1024 * 1024)
 # Events applied per database transaction by the task: big enough for bulk statements
 # to pay off, small enough that a chunk holds the feed's lock (and SQLite's write lock)

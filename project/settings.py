@@ -46,6 +46,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a body over its path's limit is refused (413 too_large) before anything reads it.
+    "project.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -55,6 +57,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Largest request body everywhere but feed ingestion (POST /api/events/ accepts
+# FEEDS_MAX_BATCH_BYTES, feeds/limits.py): Django's default, 2.5 MiB, kept -- a chat message,
+# a stroke or a form is a few KB, and nothing here uploads files.  deploy/nginx uses the same
+# two numbers, so nginx and Django refuse the same bodies (413 too_large).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 ROOT_URLCONF = "project.urls"
 ASGI_APPLICATION = "project.asgi.application"

@@ -74,7 +74,8 @@ def test_too_many_events_or_bytes_are_refused(feed, ingester, api_as, settings):
     settings.FEEDS_MAX_BATCH_EVENTS = 5000
     settings.FEEDS_MAX_BATCH_BYTES = 100
     response = api_as(ingester).post("/api/events/", {"events": [make_event()]}, format="json")
-    assert response.status_code == 400 and "larger than 100 bytes" in response.json()["error"]["message"]
+    assert response.status_code == 413 and "larger than 100 bytes" in response.json()["error"]["message"]
+    assert response.json()["error"]["code"] == "too_large"
 
 
 def test_ingestion_needs_the_permission(feed, api, api_as, user, staff):
