@@ -27,6 +27,8 @@ MAX_CLIENT_ID = 64
 HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 100
 NAME_MAX, DESCRIPTION_MAX = 100, 2000
+# What creating a room with a taken slug answers, whoever holds it (see room_create).
+SLUG_UNAVAILABLE = "That slug is unavailable; choose another."
 
 
 def _require_user(user):
@@ -166,21 +168,21 @@ def history(*, room, user, before=None, limit=None):
 
 
 def mark_read(*, room, user, message_id):
-    """Stores the reader's position (never moving it back); reading a public room joins
-    it, since a read position is kept on the membership.  Returns the membership."""
+    """Called for `chat.read`: stores a member's read position (never moving it back) and
+    returns the membership.  Reading never grants membership: for a signed-in reader who
+    is not a member (a public room's viewer, staff looking into a private room) it is a
+    no-op answered None, so a viewer is not left holding access once the room turns
+    private.  A reader who may not see the room gets NotFound, like a missing room."""
     _require_user(user)
     if not permissions.can_read(user, room):
         raise NotFound("No such room.", field="room")
     message = get_message(room=room, message_id=message_id)
-    with transaction.atomic():
-        membership = RoomMembership.objects.filter(room=room, user=user).first()
-        if membership is None:
-            if room.is_private:  # staff reading a private room they are not in
-                return None
-            membership = _join(room, user)
-        RoomMembership.objects.filter(pk=membership.pk, last_read_message_id__lt=message.pk) \
-            .update(last_read_message_id=message.pk)
-        membership.refresh_from_db()
+    membership = RoomMembership.objects.filter(room=room, user=user).first()
+    if membership is None:
+        return None
+    RoomMembership.objects.filter(pk=membership.pk, last_read_message_id__lt=message.pk) \
+        .update(last_read_message_id=message.pk)
+    membership.refresh_from_db()
     return membership
 
 
@@ -199,7 +201,8 @@ def _clean_room_fields(name=None, description=None):
 
 
 def room_create(*, creator, slug, name, description="", is_private=False):
-    """Creates a room; the creator becomes its owner."""
+    """Creates a room; the creator becomes its owner.  A taken slug is `invalid` on `slug`
+    with SLUG_UNAVAILABLE, identical for public and private holders."""
     _require_user(creator)
     if not isinstance(slug, str) or not re.match(SLUG_RE, slug):
         raise Invalid("slug must be 1-50 lowercase letters, digits and hyphens.", field="slug")
@@ -209,7 +212,10 @@ def room_create(*, creator, slug, name, description="", is_private=False):
             room = Room.objects.create(slug=slug, created_by=creator, is_private=bool(is_private), **fields)
             _join(room, creator, RoomMembership.OWNER)
     except IntegrityError:
-        raise Invalid(f"The slug {slug!r} is taken.", field="slug") from None
+        # The same answer whether a public or a private room holds the slug (or one that
+        # the creator may read): slugs are unique, so the creation must fail, but it says
+        # no more than "unavailable" and never which room holds it or whether it is private.
+        raise Invalid(SLUG_UNAVAILABLE, field="slug") from None
     return room
 
 

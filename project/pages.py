@@ -19,23 +19,30 @@ def _user_dict(user):
     return {"id": user.pk, "username": user.get_username(), "display_name": user.get_display_name()}
 
 
+def _not_visible(request, message):
+    """The one answer for a room or feed this visitor may not read, whether it is missing or
+    private: a private one's existence is never revealed.  Anonymous visitors are sent to
+    log in (a member following a link while logged out gets in afterwards), signed-in ones
+    get 404; a missing slug gets exactly the same, so neither answer tells them apart."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    raise Http404(message)
+
+
 @login_required
 def home(request):
     return render(request, "home.html", {"page_data": {"user": _user_dict(request.user)}})
 
 
 def room(request, slug):
-    """A room's chat, whiteboard and presence list; 404 for rooms the user may not read."""
+    """A room's chat, whiteboard and presence list; rooms the user may not read answer
+    like missing ones (_not_visible)."""
     from chat import permissions
     from chat.models import Room
 
     room = Room.objects.filter(slug=slug).first()
-    if room is None:
-        raise Http404("No such room.")
-    if not permissions.can_read(request.user, room):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        raise Http404("No such room.")  # a private room's existence is not revealed
+    if room is None or not permissions.can_read(request.user, room):
+        return _not_visible(request, "No such room.")
     membership = permissions.membership(request.user, room)
     data = {
         "user": _user_dict(request.user),
@@ -51,17 +58,13 @@ def room(request, slug):
 
 
 def feed(request, slug):
-    """A live feed; public feeds are readable anonymously."""
+    """A live feed; public feeds are readable anonymously, others answer like missing ones."""
     from feeds.models import Feed
     from feeds.permissions import can_read
 
     feed = Feed.objects.filter(slug=slug).first()
-    if feed is None:
-        raise Http404("No such feed.")
-    if not can_read(request.user, feed):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        raise Http404("No such feed.")  # as the API does: a private feed is not revealed
+    if feed is None or not can_read(request.user, feed):
+        return _not_visible(request, "No such feed.")
     data = {
         "user": _user_dict(request.user),
         "feed": {"slug": feed.slug, "title": feed.title, "description": feed.description},

@@ -67,7 +67,7 @@ def authorize(user, key, access):
 
 def _check_read(user, room):
     if not permissions.can_read(user, room):
-        raise NotFound("No such board.")
+        raise NotFound("No such board.", field="topic")  # as get_room: a private board is missing
 
 
 def _check_write(user, room):

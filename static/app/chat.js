@@ -34,6 +34,9 @@ export function startChat(client, page, { onPresence } = {}) {
   let markerPlaced = false;
   let lastTypingSent = 0;
   let readSent = lastReadId || 0;
+  // A read position is kept for members only (the server never makes a viewer a member):
+  // a public room's viewer sends no chat.read until posting has made them one.
+  let isMember = lastReadId !== null && lastReadId !== undefined;
 
   // --- scrolling -----------------------------------------------------------------
   const nearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 60;
@@ -117,11 +120,13 @@ export function startChat(client, page, { onPresence } = {}) {
   }
 
   function markRead() {
-    if (!me || document.hidden) return;
+    if (!me || !isMember || document.hidden) return;
     const newest = Math.max(0, ...messages.keys());
     if (newest > readSent && nearBottom()) {
       readSent = newest;
-      client.request("chat.read", topic, { message_id: newest }).catch(() => {});
+      client.request("chat.read", topic, { message_id: newest })
+        .then((reply) => { if (reply && reply.last_read_message_id === null) isMember = false; })
+        .catch(() => {});
     }
   }
   document.addEventListener("visibilitychange", markRead);
@@ -264,6 +269,7 @@ export function startChat(client, page, { onPresence } = {}) {
       const reply = await client.request("chat.send", topic, { body, client_id: clientId },
         { retry: true, timeout: SEND_TIMEOUT_MS });
       upsert(reply.message);
+      if (!isMember && !page.room.is_private) { isMember = true; markRead(); } // posting joined
     } catch (err) {
       if (!pending.has(clientId)) return; // the event already delivered it
       node.classList.add("failed");

@@ -176,11 +176,11 @@ def test_unread_counts_follow_the_read_position(lobby, secret, owner, user, make
     message = Message.objects.get(pk=ids[2])
     services.message_delete(message=message, actor=owner)
     assert unread(user) == {"lobby": 0}
-    # Reading a public room joins it.
-    services.mark_read(room=lobby, user=bob, message_id=ids[2])
-    assert RoomMembership.objects.filter(room=lobby, user=bob).exists()
+    # Reading a public room never joins it: a non-member's read is a no-op.
+    assert services.mark_read(room=lobby, user=bob, message_id=ids[2]) is None
+    assert not RoomMembership.objects.filter(room=lobby, user=bob).exists()
     counts = {room.slug: room.member_count for room in rooms_for(owner)}
-    assert counts == {"lobby": 3, "secret": 1}
+    assert counts == {"lobby": 2, "secret": 1}
 
 
 def test_room_list_has_one_row_per_room_and_a_bounded_query_count(lobby, owner, make_user):

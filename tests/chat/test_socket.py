@@ -103,6 +103,7 @@ async def test_history_pages_back_newest_last_with_display_names(lobby, user):
 
 async def test_read_stores_the_position(lobby, user, owner):
     message = await sync_to_async(services.message_create)(room=lobby, author=owner, body="hi", client_id="a")
+    await sync_to_async(services.member_add)(room=lobby, actor=owner, user=user)
     async with connect_ws(user) as ws:
         reply = await ws.request("chat.read", LOBBY, {"message_id": message.pk})
         assert reply == {"last_read_message_id": message.pk}

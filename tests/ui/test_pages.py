@@ -195,7 +195,9 @@ def test_private_feed_needs_log_in_and_the_permission(client, user, make_user):
     assert client.get("/feeds/ops/").status_code == 200
 
 
-def test_unknown_feed_is_404(client):
+def test_unknown_feed_answers_like_a_private_one(client, user):
+    assert client.get("/feeds/nope/").status_code == 302  # anonymous: log in first, as for ops
+    client.force_login(user)
     assert client.get("/feeds/nope/").status_code == 404
 
 
