@@ -24,8 +24,12 @@ class FeedAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.feed_update(feed=obj, title=obj.title, description=obj.description,
-                                 is_public=obj.is_public)
+            # The service compares with the stored row, not with `obj`, which the form has
+            # already changed: a feed made private here revokes its anonymous and
+            # unprivileged subscribers exactly as the REST PATCH does.
+            fields = {name: form.cleaned_data[name] for name in ("title", "description", "is_public")
+                      if name in form.changed_data}
+            services.feed_update(feed=Feed.objects.get(pk=obj.pk), **fields)
         else:
             feed = services.feed_create(slug=obj.slug, title=obj.title, description=obj.description,
                                         is_public=obj.is_public)
