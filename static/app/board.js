@@ -4,6 +4,14 @@
 // erase or a redraw, so they reach everyone); clear for owners.  Mouse, touch and keyboard.
 import { api } from "./api.js";
 import { colourFor } from "./chat.js";
+
+const COLOUR_RE = /^#[0-9a-f]{6}$/i;
+
+// A colour from the network as `#rrggbb`, or the fallback: nothing else is ever put into
+// a style attribute or the canvas (a forged event must not inject CSS into viewers' pages).
+export function safeColour(value, fallback) {
+  return typeof value === "string" && COLOUR_RE.test(value) ? value.toLowerCase() : fallback;
+}
 import { BOARD_H, BOARD_W, drawShape, hits, NOTE_H, NOTE_W } from "./board-render.js";
 import { displayName, el, uuid } from "./dom.js";
 
@@ -144,9 +152,10 @@ export function startBoard(client, page) {
 
   function onLiveStroke(data) {
     if (!data || !data.id || shapes.has(data.id)) return;
-    const entry = live.get(data.id) || { id: data.id, kind: "stroke", data: { points: [], color: data.color, width: data.width } };
+    const colour = safeColour(data.color, null);
+    const entry = live.get(data.id) || { id: data.id, kind: "stroke", data: { points: [], color: colour, width: data.width } };
     entry.data.points.push(...(data.points || []));
-    if (data.color) entry.data.color = data.color;
+    if (colour) entry.data.color = colour;
     if (data.width) entry.data.width = data.width;
     entry.at = Date.now();
     live.set(data.id, entry);
@@ -167,7 +176,8 @@ export function startBoard(client, page) {
     if (!user || (page.user && user.id === page.user.id)) return;
     let entry = cursors.get(user.id);
     if (!entry) {
-      const colour = data.color || colourFor(user);
+      // Only a validated #rrggbb reaches a style attribute (the server checks it too).
+      const colour = safeColour(data.color, colourFor(user));
       const node = el("div", { class: "cursor", dataset: { user: user.id } },
         el("span", { class: "cursor-arrow", style: `border-bottom-color:${colour}` }),
         el("span", { class: "cursor-name", style: `background:${colour}` }, displayName(user)));
