@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, pre_delete
 from django.dispatch import receiver
 
 SLUG_RE = r"^[a-z0-9][a-z0-9-]{0,49}$"
@@ -86,3 +86,13 @@ def _room_deleted(sender, instance, **kwargs):
     from chat import redaction
 
     redaction.room_deleted(instance)
+
+
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL)
+def _author_deleted(sender, instance, **kwargs):
+    """Before a user is deleted (their messages go with them, by cascade): the stored
+    events of their messages become tombstones and subscribers are told, so no resume
+    replays the text of a deleted account's messages (chat.redaction.author_deleted)."""
+    from chat import redaction
+
+    redaction.author_deleted(instance)

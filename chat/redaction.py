@@ -2,6 +2,8 @@
 are rewritten, a deleted room's topics retired.  Called by chat.services and the
 post_delete signal of Room (chat.models), always inside the changing transaction."""
 
+from collections import defaultdict
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,6 +22,31 @@ def rewrite_stored_events(message):
     rows = outbox.find(topic, ("chat.message", "chat.edited"), [message.pk], path=("message", "id"))
     current = {"message": serialize_message(message)}
     outbox.rewrite(topic, {seq: current for seq, _, _ in rows})
+
+
+def author_deleted(user):
+    """Called by the pre_delete signal of the user model, in the deleting transaction: each
+    of the user's messages (deleted with the user by cascade) has its stored events
+    rewritten to its tombstone, and a `chat.deleted` is published for it, so open clients
+    drop it and no replay returns its text.  One outbox search per room, not per message."""
+    from chat.models import Message
+    from realtime import publish_many
+
+    by_room = defaultdict(list)
+    for message in Message.objects.filter(author=user, deleted=False).select_related("room", "author"):
+        message.deleted, message.body = True, ""
+        by_room[message.room.topic].append(message)
+    if not by_room:
+        return
+    with transaction.atomic():
+        events = []
+        for topic, messages in by_room.items():
+            tombstones = {m.pk: {"message": serialize_message(m)} for m in messages}
+            rows = outbox.find(topic, ("chat.message", "chat.edited"), list(tombstones),
+                               path=("message", "id"))
+            outbox.rewrite(topic, {seq: tombstones[data["message"]["id"]] for seq, _, data in rows})
+            events += [(topic, "chat.deleted", tombstone) for tombstone in tombstones.values()]
+        publish_many(events)
 
 
 def room_deleted(room):

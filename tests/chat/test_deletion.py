@@ -200,3 +200,28 @@ async def test_the_message_admin_bulk_delete_leaves_only_tombstones_to_replay(lo
         assert all(f["data"]["message"]["deleted"] and f["data"]["message"]["body"] == ""
                    for f in replayed)
     assert SECRET_TEXT not in await sync_to_async(stored_text)("room:lobby")
+
+
+async def test_a_deleted_accounts_messages_are_tombstones_in_every_replay(lobby, user, make_user, api_as):
+    author = await sync_to_async(make_user)("leaving")
+    async with connect_ws(user) as watcher:
+        before = (await watcher.request("subscribe", "room:lobby"))["seq"]
+        async with connect_ws(author) as ws:
+            sent = await ws.request("chat.send", "room:lobby", {"body": SECRET_TEXT, "client_id": "u1"})
+            edit = {"id": sent["message"]["id"], "body": "second secret"}
+            await ws.request("chat.edit", "room:lobby", edit)
+        await sync_to_async(author.delete)()
+        # Open clients are told, live: the message is a tombstone now.
+        while True:
+            event = await watcher.next_event()
+            if event["event"] == "chat.deleted":
+                break
+        assert event["data"]["message"]["id"] == sent["message"]["id"]
+        assert event["data"]["message"]["body"] == "" and event["data"]["message"]["deleted"] is True
+    async with connect_ws(user) as ws:
+        reply, replayed = await subscribe_and_replay(ws, "room:lobby", before)
+        assert reply["recovered"] is True
+        assert [f["event"] for f in replayed] == ["chat.message", "chat.edited", "chat.deleted"]
+        assert all(f["data"]["message"]["body"] == "" for f in replayed)
+    stored = await sync_to_async(stored_text)("room:lobby")
+    assert SECRET_TEXT not in stored and "second secret" not in stored
