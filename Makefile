@@ -14,10 +14,10 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
 
+# project/stack.py migrates, seeds the demo data and supervises everything (Redis first);
+# `exec` makes it make's own child, so make's SIGTERM reaches it and it can watch make.
 run: venv
-	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
-	DEBUG=$${DEBUG:-1} $(PY) -m project.stack
+	DEBUG=$${DEBUG:-1} exec $(PY) -m project.stack
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)

