@@ -62,6 +62,11 @@ MIDDLEWARE = [
 # a stroke or a form is a few KB, and nothing here uploads files.  deploy/nginx uses the same
 # two numbers, so nginx and Django refuse the same bodies (413 too_large).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Seconds /readyz reuses its Celery worker ping (project/health.py): the ping is a broadcast
+# that waits a second for replies, and load balancers probe every few seconds; workers are
+# reported only, so a few seconds' staleness costs nothing and a probe flood costs one ping
+# per interval per process.
+READYZ_WORKER_PING_CACHE_SECONDS = env.get_float("READYZ_WORKER_PING_CACHE_SECONDS", 5.0)
 
 ROOT_URLCONF = "project.urls"
 ASGI_APPLICATION = "project.asgi.application"
