@@ -1,16 +1,20 @@
-"""Revoking an API token voids the connect tickets issued meanwhile: a ticket is how a token
-becomes a socket, so a revoked token must not open one during a ticket's 30 s."""
+"""Revoking an API token voids the connect tickets issued meanwhile, and closes (4401) the
+sockets opened with a ticket issued over it: a ticket is how a token becomes a socket, so
+a revoked token must neither open one during a ticket's 30 s nor keep one open."""
 
 from django.db import transaction
 from django.db.models.signals import post_delete
 from rest_framework.authtoken.models import Token
 
 from realtime.auth import revoke_tickets
+from realtime.session_auth import digest
+from realtime.signals import announce
 
 
 def _token_deleted(sender, instance, **kwargs):
     user_id = instance.user_id
     transaction.on_commit(lambda: revoke_tickets(user_id))
+    announce([user_id], gone=[digest(instance.key)])
 
 
 def connect():

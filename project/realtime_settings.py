@@ -54,6 +54,13 @@ REALTIME_MAX_REPLAY = get_int("REALTIME_MAX_REPLAY", 10_000)
 # Connect tickets: single use, short-lived, so one leaked in a log or URL is worthless.
 REALTIME_TICKET_TTL = get_int("REALTIME_TICKET_TTL", 30)
 
+# How long a socket's identity lasts without `auth.refresh {ticket}` before close 4401.
+# A socket's rights follow its user's changes within a second (realtime.session_auth), but
+# should an announcement be lost (a Redis restart) the old identity must still end: an
+# hour bounds that, and costs a client one ticket request an hour (the browser client
+# refreshes ahead of it on its own; a reconnect is never needed).
+REALTIME_AUTH_MAX_AGE = get_int("REALTIME_AUTH_MAX_AGE", 3600)
+
 # Frames waiting to be written to one client.  Beyond this the client is not reading
 # (or its network cannot keep up): it is closed 4503 so its buffer stays bounded and
 # nobody else slows down.

@@ -26,14 +26,18 @@ USER_TICKETS_PREFIX = "sb:user-tickets:"
 TICKET_USER_FIELDS = ("is_staff", "is_superuser")
 
 
-def issue_ticket(user):
+def issue_ticket(user, credential=None):
     """A single-use connect ticket for `user`, valid REALTIME_TICKET_TTL seconds.
 
     The ticket's value is a snapshot of the user (id, username, display name, flags), so
     redeeming it is one Redis GETDEL and no database read; it is voided with the user's
-    other tickets by revoke_tickets() on logout or deactivation."""
+    other tickets by revoke_tickets() on logout or deactivation.  `credential`: what the
+    ticket was issued over (realtime.session_auth.ticket_credential: digests, never the
+    token or session key), so its socket closes when that credential stops holding."""
     ticket = secrets.token_urlsafe(24)
     value = user_snapshot(user)
+    if credential:
+        value.update(credential)
     ttl = settings.REALTIME_TICKET_TTL
     pipe = sync_client().pipeline(transaction=False)
     pipe.set(TICKET_PREFIX + ticket, orjson.dumps(value), ex=ttl)

@@ -4,14 +4,18 @@ import time
 
 from django.conf import settings
 
-from realtime import errors, presence
+from realtime import errors, presence, session_auth
 from realtime.registry import register_action, register_event, register_topic_kind
 
 MAX_SINCE = 2**62
 
 
 async def ping(request):
-    return {"pong": int(time.time() * 1000)}
+    reply = {"pong": int(time.time() * 1000)}
+    left = session_auth.expires_in(request.connection)
+    if left is not None:
+        reply["auth_expires_in"] = left  # when to send auth.refresh, for any client
+    return reply
 
 
 async def subscribe(request):
@@ -63,6 +67,9 @@ def register():
                        "(ephemeral; one event per REALTIME_PRESENCE_BATCH_SECONDS at most).")
     register_event("subscription.revoked", {"type": "object"},
                    doc="The server ended this subscription (e.g. removed from a private room).")
+    register_event("auth.expired", {"type": "object"},
+                   doc="This connection's identity ran out (REALTIME_AUTH_MAX_AGE without "
+                       "auth.refresh); close 4401 follows: reconnect with a fresh ticket.")
     register_event("notification", {"type": "object"},
                    doc="A direct push to a user topic or connection (POST /api/publish/).",
                    api_publishable=True)
@@ -73,5 +80,9 @@ def register():
                     doc="Joins a topic, replaying events after `since` when given.")
     register_action("unsubscribe", unsubscribe, topic_kinds=("*",), access="read",
                     allow_anonymous=True, builtin=True, doc="Leaves a topic.")
+    register_action("auth.refresh", session_auth.auth_refresh, builtin=True,
+                    doc="Renews the connection's identity with a fresh ticket of the same "
+                        "user (data.ticket); keeps subscriptions and seqs.  Replies "
+                        "auth_expires_in.")
     register_action("presence", presence_list, topic_kinds=("*",), access="read",
                     allow_anonymous=True, builtin=True, doc="Lists the users present on a topic.")

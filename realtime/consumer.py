@@ -18,7 +18,7 @@ from collections import deque
 import orjson
 from django.conf import settings
 
-from realtime import errors, metrics, store
+from realtime import errors, metrics, session_auth, store
 from realtime.auth import public_info, redeem_ticket, user_from_ticket
 from realtime.hub import get_hub
 from realtime.limits import TokenBucket
@@ -48,7 +48,7 @@ class RealtimeConsumer:
 
     __slots__ = ("scope", "_send", "id", "user", "user_id", "user_info", "subs", "state", "authz",
                  "bucket", "last_frame_at", "out", "over_since", "closing", "cleaned_up",
-                 "close_code", "hub", "writer")
+                 "close_code", "hub", "writer", "cred", "auth_expires", "started")
 
     def __init__(self, scope, send):
         self.scope = scope
@@ -69,6 +69,9 @@ class RealtimeConsumer:
         self.close_code = None
         self.hub = None
         self.writer = None
+        self.cred = None  # the credential it stands on (realtime.session_auth)
+        self.auth_expires = None  # monotonic time its identity expires (None: anonymous)
+        self.started = time.monotonic()
 
     # --- lifecycle -----------------------------------------------------------------
     async def run(self, receive):
@@ -106,6 +109,7 @@ class RealtimeConsumer:
 
     async def connect(self):
         ticket = self.scope.get("realtime_ticket")
+        info = None
         if ticket:
             info = await redeem_ticket(ticket)
             if info is None:
@@ -123,6 +127,8 @@ class RealtimeConsumer:
         if user is not None and getattr(user, "is_authenticated", False) and user.is_active:
             self.user, self.user_id = user, user.pk
             self.user_info = public_info(user)
+            self.cred = session_auth.credential_from_ticket(info) if info else session_auth.COOKIE
+            self.auth_expires = session_auth.expires_at(info)
         else:
             self.user = user
         self.hub = await get_hub()
@@ -295,7 +301,9 @@ class RealtimeConsumer:
             data = {}
         if not isinstance(data, dict):
             raise errors.Invalid("data must be an object.", field="data")
-        # authenticate
+        # authenticate (against the fresh user while a change to it is being applied)
+        if self.user_id is not None and self.user_id in self.hub.rechecking:
+            await session_auth.wait_for_recheck(self)
         if self.user_id is None and not action.allow_anonymous:
             raise errors.Unauthenticated("Log in to do that.")
         # authorize the topic

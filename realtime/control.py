@@ -1,7 +1,12 @@
-"""Server-to-server control: close a user's sockets, push to one connection, kick."""
+"""Server-to-server control: close a user's sockets, push to one connection, kick,
+announce a change to a user's rights."""
+
+import logging
 
 from realtime.hub import ALL_GROUP, instance_group, user_group
 from realtime.publish import send_control_sync
+
+logger = logging.getLogger("realtime.control")
 
 CLOSE_UNAUTHORIZED = 4401
 
@@ -9,6 +14,21 @@ CLOSE_UNAUTHORIZED = 4401
 def close_user_connections(user_id, code=CLOSE_UNAUTHORIZED):
     """Closes every open socket of a user, on every server process (logout, deactivation)."""
     send_control_sync(user_group(user_id), {"type": "rt.close_user", "user_id": user_id, "code": code})
+
+
+def rights_changed(user_id, gone=()):
+    """Announces (on commit) a change to a user's rights or credentials — password, active
+    flag, staff/superuser, groups, permissions, a deleted token or session — to every
+    server process: their sockets of that user re-check (realtime.session_auth); those on a
+    credential whose digest is in `gone` close 4401 at once.  Sent to every process, not
+    the user's group: one whose socket of that user is connecting right now must know too.
+    Never raises: a change made while Redis is down (a migration, the shell) is bounded by
+    REALTIME_AUTH_MAX_AGE instead."""
+    try:
+        send_control_sync(ALL_GROUP, {"type": "rt.rights_changed", "user_id": user_id,
+                                      "gone": list(gone)})
+    except Exception as exc:
+        logger.warning("could not announce a change to user %s: %s", user_id, exc)
 
 
 def kick(user_id, topic):

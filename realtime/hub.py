@@ -22,7 +22,7 @@ import weakref
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from realtime import metrics, presence, store
+from realtime import metrics, presence, session_auth, store
 from realtime.announce import JOIN, LEAVE, PresenceAnnouncer
 from realtime.connlog import ConnectionLog
 from realtime.maintenance import MaintenanceMixin
@@ -91,6 +91,8 @@ class Hub(OrderingMixin, MaintenanceMixin):
         self.public_generation = 0  # bumped by every reauthorize: older answers are stale
         self.public_asking = {}  # topic -> (future of the answer, generation asked at)
         self.reading = {}  # topic -> future of its latest seq, read from the outbox now
+        self.user_changed = {}  # user id -> monotonic time of their last rights change
+        self.rechecking = {}  # user id -> re-check of their sockets in flight (session_auth)
         self.group_lock = asyncio.Lock()
         self.started = asyncio.Event()
         self.connlog = ConnectionLog()
@@ -128,6 +130,8 @@ class Hub(OrderingMixin, MaintenanceMixin):
             local[conn.id] = conn
             if len(local) == 1:
                 await self._group_add(user_group(conn.user_id))
+            if session_auth.changed_recently(self, conn):
+                session_auth.recheck_soon(self, conn.user_id)
 
     async def remove_connection(self, conn):
         for topic in list(conn.subs):
@@ -315,6 +319,8 @@ class Hub(OrderingMixin, MaintenanceMixin):
                     conn = self.connections.get(message["connection_id"])
                     if conn is not None:
                         conn.send_frame(message["frame"])
+                elif kind == "rt.rights_changed":
+                    session_auth.rights_changed(self, message["user_id"], message.get("gone") or ())
                 elif kind == "rt.kick":
                     for conn in list(self.users.get(message["user_id"], {}).values()):
                         conn.authz.clear()
@@ -342,11 +348,16 @@ class Hub(OrderingMixin, MaintenanceMixin):
         rules changed, e.g. a feed or room became private); revokes those now refused."""
         for conn in list(self.topics.get(topic, {}).values()):
             conn.authz.clear()
-            kind, key = topic.split(":", 1)
-            try:
-                await conn.authorize(topic, kind, key, "read", fresh=True)
-            except Exception as exc:
-                if getattr(exc, "code", None) in ("forbidden", "not_found") and topic in conn.subs:
-                    await self._revoke(conn, topic)
-                elif getattr(exc, "code", None) not in ("forbidden", "not_found"):
-                    logger.warning("reauthorizing %s for %s failed: %s", topic, conn.id, exc)
+            await self.recheck_subscription(conn, topic)
+
+    async def recheck_subscription(self, conn, topic):
+        """Asks topic's authorize hook again for conn's current user; revokes the
+        subscription when now refused (a topic's rules or the user's rights changed)."""
+        kind, key = topic.split(":", 1)
+        try:
+            await conn.authorize(topic, kind, key, "read", fresh=True)
+        except Exception as exc:
+            if getattr(exc, "code", None) in ("forbidden", "not_found") and topic in conn.subs:
+                await self._revoke(conn, topic)
+            elif getattr(exc, "code", None) not in ("forbidden", "not_found"):
+                logger.warning("reauthorizing %s for %s failed: %s", topic, conn.id, exc)

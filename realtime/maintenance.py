@@ -9,7 +9,7 @@ import time
 
 from django.conf import settings
 
-from realtime import presence, store
+from realtime import presence, session_auth, store
 from realtime.announce import LEAVE
 from realtime.registry import topic_kinds
 
@@ -49,7 +49,8 @@ class MaintenanceMixin:
     # --- timers ------------------------------------------------------------------
     async def _heartbeat_loop(self):
         """Renews presence leases and this instance's lease; sweeps dead users; closes
-        connections silent longer than REALTIME_IDLE_TIMEOUT."""
+        connections silent longer than REALTIME_IDLE_TIMEOUT, and those whose identity
+        expired (REALTIME_AUTH_MAX_AGE without auth.refresh) — one sweep, no timer per socket."""
         interval = settings.REALTIME_HEARTBEAT_INTERVAL
         tick = min(interval, max(0.5, settings.REALTIME_IDLE_TIMEOUT / 4))
         last_beat = 0.0
@@ -60,6 +61,9 @@ class MaintenanceMixin:
                 for conn in list(self.connections.values()):
                     if now - conn.last_frame_at > settings.REALTIME_IDLE_TIMEOUT:
                         conn.close(4408)
+                    elif conn.auth_expires is not None and now >= conn.auth_expires:
+                        session_auth.expire(conn)
+                session_auth.prune_changes(self, now)
                 if now - last_beat >= interval * 0.95:
                     last_beat = now
                     await self._beat()

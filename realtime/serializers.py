@@ -7,6 +7,7 @@ from realtime.registry import TOPIC_RE, events, topic_kinds
 class TicketSerializer(serializers.Serializer):
     ticket = serializers.CharField(read_only=True)
     expires_in = serializers.IntegerField(read_only=True)
+    auth_expires_in = serializers.IntegerField(read_only=True)
 
 
 class PublishSerializer(serializers.Serializer):

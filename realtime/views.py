@@ -20,12 +20,15 @@ from realtime.serializers import (
     PublishSerializer,
     TicketSerializer,
 )
+from realtime.session_auth import ticket_credential
 
 PUBLISH_PERMISSION = "realtime.publish_event"
 
 
 class TicketView(APIView):
-    """POST -> {"ticket", "expires_in"}: a single-use ticket for `ws://HOST/ws/?ticket=T`."""
+    """POST -> {"ticket", "expires_in", "auth_expires_in"}: a single-use ticket for
+    `ws://HOST/ws/?ticket=T` (or `auth.refresh`), recording the token or session it was
+    issued over; a socket it opens is authenticated for at least auth_expires_in seconds."""
 
     permission_classes = [permissions.IsAuthenticated]
 
@@ -33,8 +36,11 @@ class TicketView(APIView):
     def post(self, request):
         from django.conf import settings
 
-        return Response({"ticket": issue_ticket(request.user),
-                         "expires_in": settings.REALTIME_TICKET_TTL})
+        credential = ticket_credential(request)
+        return Response({"ticket": issue_ticket(request.user, credential),
+                         "expires_in": settings.REALTIME_TICKET_TTL,
+                         "auth_expires_in": min(settings.REALTIME_AUTH_MAX_AGE,
+                                                credential.get("exp", settings.REALTIME_AUTH_MAX_AGE))})
 
 
 class CanPublish(permissions.BasePermission):
