@@ -11,6 +11,8 @@
 //    missed (recovered: false) so the page refetches over REST.
 //  - The connection comes back by itself: exponential backoff with jitter, a countdown for
 //    the indicator, a ping every 25 s that also detects half-open sockets.
+//  - The socket's identity is renewed in place before the server's REALTIME_AUTH_MAX_AGE
+//    runs out (auth.refresh with a fresh ticket): no reconnect, no resubscribe.
 
 const DEFAULTS = {
   path: "/ws/",
@@ -33,6 +35,12 @@ const DEFAULTS = {
   floodBackoff: 60_000,
   // A connection that stayed up this long resets the backoff.
   stableAfter: 10_000,
+  // Renew the socket's identity (auth.refresh) when this share of its lifetime is left,
+  // but at least this early: the ticket request and the refresh need a moment.
+  refreshShare: 0.2,
+  refreshMargin: 5_000,
+  // A failed refresh (network, server busy) is tried again after this long.
+  refreshRetry: 15_000,
 };
 
 // Close codes from docs/protocol.md.
@@ -105,6 +113,9 @@ export class RealtimeClient {
     this.pingTimer = null;
     this.pingWatchdog = null;
     this.stableTimer = null;
+    this.refreshTimer = null;
+    this.authExpired = false; // the server sent auth.expired: its 4401 means "renew"
+    this.unauthorizedCloses = 0;
     this.stopped = false;
     this._onOnline = () => this.reconnectNow();
     this._onOffline = () => this._goOffline();
@@ -150,21 +161,28 @@ export class RealtimeClient {
     });
   }
 
+  /** POSTs ticketUrl with the session cookie and CSRF header: {ticket, auth_expires_in},
+   *  or null when the session no longer signs us in (401/403). */
+  async _fetchTicket() {
+    const resp = await fetch(this.options.ticketUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+    });
+    if (resp.status === 401 || resp.status === 403) return null;
+    if (!resp.ok) throw new Error(`ticket request failed: ${resp.status}`);
+    return resp.json();
+  }
+
   async _open() {
     let url = this._url();
     if (this.options.auth === "ticket") {
-      const resp = await fetch(this.options.ticketUrl, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
-      });
-      if (resp.status === 401 || resp.status === 403) {
+      const body = await this._fetchTicket();
+      if (body === null) {
         this._unauthorized();
         return;
       }
-      if (!resp.ok) throw new Error(`ticket request failed: ${resp.status}`);
-      const { ticket } = await resp.json();
-      url += `?ticket=${encodeURIComponent(ticket)}`;
+      url += `?ticket=${encodeURIComponent(body.ticket)}`;
     }
     if (this.stopped || this.ws) return;
     const ws = new WebSocket(url);
@@ -183,8 +201,14 @@ export class RealtimeClient {
   _onOpen(ws) {
     if (ws !== this.ws) return;
     this._setState("connected");
+    this.authExpired = false;
     clearTimeout(this.stableTimer);
-    this.stableTimer = setTimeout(() => { this.attempt = 0; }, this.options.stableAfter);
+    this.stableTimer = setTimeout(() => {
+      this.attempt = 0;
+      this.unauthorizedCloses = 0;
+    }, this.options.stableAfter);
+    // Learn when this identity expires (every ping reply tells it again).
+    this.request("ping", null, {}).then((reply) => this._authExpiresIn(reply)).catch(() => {});
     this._startPing();
     // Resubscribe first (with since), then flush requests queued while disconnected, so
     // a page's writes land after it has caught up.
@@ -202,6 +226,8 @@ export class RealtimeClient {
     this.ws = null;
     this._stopPing();
     clearTimeout(this.stableTimer);
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
     for (const sub of this.subs.values()) sub.joined = false;
     // Requests in flight: idempotent ones (retry: true) are sent again after the
     // reconnect; the others fail now, since we cannot know whether the server did them.
@@ -216,8 +242,16 @@ export class RealtimeClient {
     }
     if (this.stopped) return;
     if (ev.code === CLOSE.UNAUTHORIZED) {
-      this._unauthorized();
-      return;
+      // After auth.expired the 4401 means "renew": reconnect (a ticket request, or the
+      // session cookie, decides who we are).  Any other 4401 means "log in again"; so do
+      // repeated ones, so a refused identity never loops.
+      const expired = this.authExpired;
+      this.authExpired = false;
+      this.unauthorizedCloses += 1;
+      if (!expired || this.unauthorizedCloses > 2) {
+        this._unauthorized();
+        return;
+      }
     }
     if (navigator.onLine === false) {
       this._goOffline();
@@ -274,6 +308,7 @@ export class RealtimeClient {
   close() {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.refreshTimer);
     window.removeEventListener("online", this._onOnline);
     window.removeEventListener("offline", this._onOffline);
     if (this.ws) this.ws.close(1000);
@@ -296,9 +331,45 @@ export class RealtimeClient {
         }
       }, this.options.pingTimeout);
       this.request("ping", null, {}, { timeout: this.options.pingTimeout })
-        .then(() => clearTimeout(this.pingWatchdog))
+        .then((reply) => {
+          clearTimeout(this.pingWatchdog);
+          this._authExpiresIn(reply);
+        })
         .catch(() => {});
     }, this.options.pingInterval);
+  }
+
+  // --- identity renewal ------------------------------------------------------------
+
+  /** A reply carrying auth_expires_in (ping, auth.refresh): (re)plans the refresh. */
+  _authExpiresIn(reply) {
+    const seconds = reply && reply.auth_expires_in;
+    if (typeof seconds !== "number") return; // anonymous: nothing expires
+    const lifetime = seconds * 1000;
+    const lead = Math.max(this.options.refreshMargin, lifetime * this.options.refreshShare);
+    this._planRefresh(Math.max(0, lifetime - lead));
+  }
+
+  _planRefresh(delay) {
+    clearTimeout(this.refreshTimer);
+    const ws = this.ws;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      if (ws === this.ws && this.isOpen()) this._refreshAuth(ws);
+    }, delay);
+  }
+
+  /** auth.refresh with a fresh ticket: same socket, subscriptions and seqs. */
+  async _refreshAuth(ws) {
+    try {
+      const body = await this._fetchTicket();
+      if (body === null || ws !== this.ws) return; // signed out: the server closes 4401
+      const reply = await this.request("auth.refresh", null, { ticket: body.ticket });
+      if (ws === this.ws) this._authExpiresIn(reply);
+    } catch (err) {
+      console.warn("realtime: identity refresh failed; trying again", err);
+      if (ws === this.ws) this._planRefresh(this.options.refreshRetry);
+    }
   }
 
   _stopPing() {
@@ -434,7 +505,8 @@ export class RealtimeClient {
         console.warn("realtime: error frame", frame.error);
       }
     } else if (frame.type === "event") {
-      this._onEvent(frame);
+      if (frame.event === "auth.expired") this.authExpired = true; // close 4401 follows
+      else this._onEvent(frame);
     }
   }
 
