@@ -51,13 +51,12 @@ def test_readyz_is_503_naming_an_unreachable_channel_layer(client, settings):
     assert "channel_layer" in response.json()["failing"]
 
 
+@pytest.mark.postgres  # an SQLite file cannot be made unreachable this way
 def test_readyz_is_503_naming_an_unreachable_database(client):
     """PostgreSQL on a port nobody listens on: the check fails fast and is named."""
     from django.db import connections
 
     conn = connections["default"]
-    if conn.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: an SQLite file cannot be made unreachable")
     shared = connections.settings["default"]  # what each thread's connection is built from
     saved_port = shared["PORT"]
     conn.close_pool()
