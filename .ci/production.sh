@@ -105,7 +105,7 @@ log "two daphnes ($WEB1, $WEB2), a Celery worker and beat"
 start "web-$WEB1" "$PY" -m daphne -b 127.0.0.1 -p "$WEB1" -v 0 project.asgi:application
 start "web-$WEB2" "$PY" -m daphne -b 127.0.0.1 -p "$WEB2" -v 0 project.asgi:application
 start worker "$PY" -m celery -A project worker --loglevel INFO --concurrency 2
-start beat "$PY" -m celery -A project beat --loglevel INFO --schedule "$work/var/celerybeat-schedule"
+start beat "$PY" -m celery -A project beat --loglevel INFO --schedule "$SWITCHBOARD_VAR_DIR/celerybeat-schedule"
 wait_http "http://127.0.0.1:$WEB1/healthz" "daphne $WEB1"
 wait_http "http://127.0.0.1:$WEB2/healthz" "daphne $WEB2"
 
