@@ -3,7 +3,7 @@
 #
 #   bash .ci/production.sh        (from a checkout with .venv made by `make venv`)
 #
-# Needs PostgreSQL (127.0.0.1:5432, user postgres), Redis (127.0.0.1:6379), RabbitMQ
+# Needs psql, PostgreSQL (127.0.0.1:5432, user postgres), Redis (127.0.0.1:6379), RabbitMQ
 # (127.0.0.1:5672, guest, rabbitmqctl on this machine), nginx and openssl.  Everything it
 # makes (database, RabbitMQ vhost, var dir, certificate, nginx prefix) is its own and is
 # removed again; every process it starts is stopped by the trap, whatever happens.
@@ -47,14 +47,8 @@ start() {
   setsid "$@" >"$work/logs/$name.log" 2>&1 &
   pids+=($!)
 }
-wait_http() { # url, what: poll with a deadline (30 s: a cold Django import on 2 cores)
-  local url=$1 what=$2
-  for _ in $(seq 300); do
-    if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "$what did not come up at $url" >&2
-  return 1
+wait_http() { # url, what
+  "$PY" .ci/production_check.py wait "$1" "$2"
 }
 read -r HTTPS_PORT HTTP_PORT WEB1 WEB2 < <("$PY" - <<'EOF'
 import socket

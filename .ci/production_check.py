@@ -6,6 +6,7 @@ Celery worker on RabbitMQ.  Two commands:
 
     production_check.py render-nginx CONF --listen P --redirect P --upstream P1,P2 \\
         --cert C --key K --server-name NAME        # prints a complete nginx.conf
+    production_check.py wait URL WHAT               # until URL answers (not 5xx), or fail
     production_check.py check --base https://NAME:P --redirect http://127.0.0.1:P \\
         --cafile C --admin USER --admin-password PW
 
@@ -67,6 +68,23 @@ def render_nginx(conf, *, listen, redirect, upstream, cert, key, server_name):
             "  client_body_temp_path tmp/body; proxy_temp_path tmp/proxy;\n"
             "  fastcgi_temp_path tmp/fcgi; uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;\n"
             + conf + "\n}\n")
+
+
+def wait(url, what):
+    """Polls url until it answers below 500 (a redirect counts), for at most EVENTUAL s."""
+    deadline = time.monotonic() + EVENTUAL
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            fail(f"{what} did not come up at {url}")
+        time.sleep(0.1)
 
 
 # --- HTTP as a browser does it --------------------------------------------------------------
@@ -300,6 +318,9 @@ def main():
     render.add_argument("conf")
     for name in ("--listen", "--redirect", "--upstream", "--cert", "--key", "--server-name"):
         render.add_argument(name, required=True)
+    poll = sub.add_parser("wait")
+    poll.add_argument("url")
+    poll.add_argument("what")
     run = sub.add_parser("check")
     for name in ("--base", "--redirect", "--cafile", "--admin", "--admin-password"):
         run.add_argument(name, required=True)
@@ -309,6 +330,8 @@ def main():
             sys.stdout.write(render_nginx(
                 f.read(), listen=args.listen, redirect=args.redirect, upstream=args.upstream.split(","),
                 cert=args.cert, key=args.key, server_name=args.server_name))
+    elif args.command == "wait":
+        wait(args.url, args.what)
     else:
         check(args)
 
