@@ -70,12 +70,18 @@ def render_nginx(conf, *, listen, redirect, upstream, cert, key, server_name):
             + conf + "\n}\n")
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # the redirect itself is the answer (nginx's port 80 sends one)
+
+
 def wait(url, what):
     """Polls url until it answers below 500 (a redirect counts), for at most EVENTUAL s."""
+    opener = urllib.request.build_opener(_NoRedirect)
     deadline = time.monotonic() + EVENTUAL
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with opener.open(url, timeout=2):
                 return
         except urllib.error.HTTPError as exc:
             if exc.code < 500:
