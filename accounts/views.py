@@ -35,6 +35,7 @@ class SignUpView(CreateView):
         user = form.save()
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("/")
+        auth=[],  # anonymous: this is how a client gets its first credential
 
 
 class TokenView(ObtainAuthToken):
@@ -47,7 +48,7 @@ class TokenView(ObtainAuthToken):
 
     @extend_schema(
         request=inline_serializer(
-            "TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}
+            "Token", {"username": serializers.CharField(), "password": serializers.CharField()}
         ),
         responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()})},
     )

@@ -5,13 +5,13 @@ import logging
 
 import redis
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView, ListAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from chat import queries, services
+from chat.models import Message
 from chat.presence import present_users, present_users_many
 from chat.serializers import (
     MemberAddSerializer,
@@ -24,21 +24,33 @@ from chat.serializers import (
     RoomSerializer,
     RoomUpdateSerializer,
 )
+from project.schema import ERROR, CursorPage
 from realtime.errors import NotFound
 
 logger = logging.getLogger("chat.api")
 
+# The header a replayed request's 200 carries (the name Stripe and the IETF
+# Idempotency-Key draft's implementations use).
+REPLAYED_HEADER = "Idempotent-Replayed"
 
-class RoomPagination(CursorPagination):
+
+class RoomPagination(CursorPage):
     ordering = ("name", "id")
     page_size = 100
 
 
-class MessagePagination(CursorPagination):
+class MessagePagination(CursorPage):
     """Newest first; follow `next` to page back in time."""
 
     ordering = "-id"
     page_size = 50
+
+
+class MemberPagination(CursorPage):
+    """Oldest member first."""
+
+    ordering = ("joined_at", "id")
+    page_size = 100
 
 
 def _parse(serializer_class, request):
@@ -104,25 +116,31 @@ class RoomDetail(GenericAPIView):
         return _room_response(request, slug)
 
 
-class MemberList(GenericAPIView):
+class MemberList(ListAPIView):
+    """A room's members, oldest first (cursor pages), and adding one."""
+
     serializer_class = MemberSerializer
+    pagination_class = MemberPagination
 
-    @extend_schema(responses={200: MemberSerializer(many=True)})
-    def get(self, request, slug):
-        room = services.get_room(slug, request.user)
-        members = room.memberships.select_related("user").order_by("joined_at", "id")
-        return Response(MemberSerializer(members, many=True).data)
+    def get_queryset(self):
+        room = services.get_room(self.kwargs["slug"], self.request.user)
+        return room.memberships.select_related("user")
 
-    @extend_schema(request=MemberAddSerializer, responses={201: MemberSerializer})
+    @extend_schema(request=MemberAddSerializer, responses={
+        201: OpenApiResponse(MemberSerializer, description="Added."),
+        200: OpenApiResponse(MemberSerializer, description="Already a member (its role set as given)."),
+    })
     def post(self, request, slug):
-        """Adds a member or changes their role (owner or staff)."""
+        """Adds a member (201) or sets an existing member's role (200), owner or staff."""
         room = services.get_room(slug, request.user)
         data = _parse(MemberAddSerializer, request)
         users = get_user_model().objects.filter(is_active=True)
         user = users.filter(pk=data["user_id"]).first() if data.get("user_id") is not None \
             else users.filter(username=data["username"]).first()
+        existed = user is not None and room.memberships.filter(user=user).exists()
         membership = services.member_add(room=room, actor=request.user, user=user, role=data["role"])
-        return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+        return Response(MemberSerializer(membership).data,
+                        status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED)
 
 
 class MemberDetail(GenericAPIView):
@@ -149,11 +167,26 @@ class MessageList(ListAPIView):
     def get_queryset(self):
         return queries.messages_of(services.get_room(self.kwargs["slug"], self.request.user))
 
-    @extend_schema(request=MessageCreateSerializer, responses={201: MessageSerializer})
+    @extend_schema(request=MessageCreateSerializer, responses={
+        201: OpenApiResponse(MessageSerializer, description="Posted."),
+        200: OpenApiResponse(MessageSerializer, description="A replay: this author already posted "
+                             "this `client_id` here; the original message, nothing posted again."),
+    }, parameters=[OpenApiParameter(REPLAYED_HEADER, str, OpenApiParameter.HEADER, response=[200],
+                                    enum=["true"], description="Sent with a replay's 200.")])
     def post(self, request, slug):
+        """Posts a message.  With a `client_id` a retry is safe: it answers 200 with the
+        first message and the `Idempotent-Replayed: true` header."""
         room = services.get_room(slug, request.user)
         data = _parse(MessageCreateSerializer, request)
+        # Seen before the call: a retry of an earlier request.  (Two copies racing each
+        # other both see nothing; the service keeps one message and both answer 201.)
+        client_id = data.get("client_id")
+        replay = isinstance(client_id, str) and bool(client_id.strip()) and request.user.is_authenticated \
+            and Message.objects.filter(room=room, author=request.user, client_id=client_id.strip()).exists()
         message = services.message_create(room=room, author=request.user, **data)
+        if replay:
+            return Response(MessageSerializer(message).data, status=status.HTTP_200_OK,
+                            headers={REPLAYED_HEADER: "true"})
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
 
@@ -167,7 +200,7 @@ class MessageDetail(GenericAPIView):
     def get(self, request, slug, message_id):
         return Response(MessageSerializer(self._message(request, slug, message_id)).data)
 
-    @extend_schema(request=MessageEditSerializer, responses={200: MessageSerializer})
+    @extend_schema(request=MessageEditSerializer, responses={200: MessageSerializer, 409: ERROR})
     def patch(self, request, slug, message_id):
         """Edits the body (the author; staff may moderate)."""
         message = self._message(request, slug, message_id)

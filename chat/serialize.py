@@ -1,8 +1,7 @@
-"""The one JSON shape of each chat object, used by socket replies, events, REST and docs."""
+"""The one JSON shape of each chat object, used by socket replies, events, REST and docs.
+Timestamps in the API's one format (project.schema.iso: ISO 8601, UTC, `+00:00`)."""
 
-
-def _iso(value):
-    return value.isoformat() if value is not None else None
+from project.schema import iso as _iso
 
 
 def serialize_user(user):

@@ -5,7 +5,6 @@ import datetime
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,31 +12,36 @@ from feeds import limits, services
 from feeds import permissions as rules
 from feeds.models import Feed, IngestBatch
 from feeds.serialize import serialize_batch, serialize_feed, serialize_item
+from project.schema import ERROR, CursorPage
 from realtime.errors import Forbidden, Invalid, NotFound
 
 
 # --- serializers: the OpenAPI description; the shapes come from feeds.serialize ------------
 class ItemSerializer(serializers.Serializer):
+    """A live item, or a deleted one's tombstone: {id, external_id, version, deleted: true}
+    and nothing else (so the content fields are optional)."""
+
     id = serializers.IntegerField(read_only=True)
     external_id = serializers.CharField(read_only=True)
-    feed = serializers.CharField(read_only=True)
-    kind = serializers.CharField(read_only=True)
-    title = serializers.CharField(read_only=True)
-    body = serializers.CharField(read_only=True)
-    url = serializers.CharField(read_only=True)
-    data = serializers.JSONField(read_only=True)
-    occurred_at = serializers.DateTimeField(read_only=True)
+    feed = serializers.CharField(required=False)
+    kind = serializers.CharField(required=False)
+    title = serializers.CharField(required=False)
+    body = serializers.CharField(required=False)
+    url = serializers.CharField(required=False)
+    data = serializers.JSONField(required=False)
+    occurred_at = serializers.DateTimeField(required=False)
     version = serializers.IntegerField(read_only=True)
     deleted = serializers.BooleanField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(required=False)
 
     def to_representation(self, instance):
         return serialize_item(instance)
 
 
-class EventSerializer(serializers.Serializer):
+class ItemEventSerializer(serializers.Serializer):
+    """One change event for the feed in the URL (POST /api/feeds/<slug>/items/)."""
+
     id = serializers.CharField(max_length=limits.MAX_EXTERNAL_ID, help_text="The producer's id of the item.")
-    feed = serializers.CharField(help_text="Feed slug (omit in POST /api/feeds/<slug>/items/).")
     kind = serializers.CharField(required=False, max_length=limits.MAX_KIND)
     title = serializers.CharField(required=False, max_length=limits.MAX_TITLE)
     body = serializers.CharField(required=False, max_length=limits.MAX_BODY)
@@ -47,6 +51,12 @@ class EventSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=0, help_text="Higher wins; at equal versions the "
                                        "later occurred_at wins.")
     deleted = serializers.BooleanField(required=False, default=False)
+
+
+class EventSerializer(ItemEventSerializer):
+    """One change event of a batch (POST /api/events/): names its feed."""
+
+    feed = serializers.CharField(help_text="The feed's slug.")
 
 
 class EventBatchSerializer(serializers.Serializer):
@@ -126,7 +136,11 @@ class EventsView(APIView):
 
     permission_classes = [CanIngest]
 
-    @extend_schema(request=EventBatchSerializer, responses={202: AcceptedSerializer})
+    @extend_schema(request=EventBatchSerializer, responses={202: AcceptedSerializer}, description=(
+        "Queues a batch of change events; poll `GET /api/events/batches/{pk}/` until `done`.  "
+        "Validated first: if any event is invalid nothing is queued and the 400 error's "
+        "`data.errors` lists them ({index, field, message}, bounded), `data.error_count` "
+        "counts them."))
     def post(self, request):
         # The body's size (FEEDS_MAX_BATCH_BYTES) was checked before it was read, 413
         # too_large: project.middleware.BodySizeLimitMiddleware.
@@ -148,7 +162,7 @@ class BatchView(APIView):
 
 
 # --- feeds ---------------------------------------------------------------------------------
-class FeedPagination(CursorPagination):
+class FeedPagination(CursorPage):
     ordering = "slug"
     page_size = 100
 
@@ -162,7 +176,7 @@ class FeedList(generics.ListAPIView):
     def get_queryset(self):
         return rules.readable_feeds(self.request.user)
 
-    @extend_schema(request=FeedSerializer, responses={201: FeedSerializer})
+    @extend_schema(request=FeedSerializer, responses={201: FeedSerializer, 409: ERROR})
     def post(self, request):
         if not rules.can_manage(request.user):
             raise Forbidden("Only staff create feeds.")
@@ -192,10 +206,11 @@ class FeedDetail(APIView):
 
 
 # --- items ---------------------------------------------------------------------------------
-class ItemPagination(CursorPagination):
+class ItemPagination(CursorPage):
     page_size = limits.REST_PAGE_SIZE
-    page_size_query_param = "page_size"
     max_page_size = limits.REST_MAX_PAGE_SIZE
+    page_size_query_description = (f"Results per page (default {limits.REST_PAGE_SIZE}, "
+                                   f"at most {limits.REST_MAX_PAGE_SIZE}).")
 
     def get_ordering(self, request, queryset, view):
         # Syncing clients (updated_after) page forward through changes, oldest first;
@@ -244,12 +259,12 @@ class FeedItems(generics.ListAPIView):
         OpenApiParameter("updated_after", datetime.datetime,
                          description="Only items changed after this time (ISO 8601), oldest first, "
                                      "deleted ones included."),
-        OpenApiParameter("page_size", int, description=f"At most {limits.REST_MAX_PAGE_SIZE}."),
     ])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=EventSerializer, responses={201: ItemResultSerializer, 200: ItemResultSerializer})
+    @extend_schema(request=ItemEventSerializer,
+                   responses={201: ItemResultSerializer, 200: ItemResultSerializer})
     def post(self, request, slug):
         if not rules.can_ingest(request.user):
             raise Forbidden("You need the feeds.ingest_events permission.")

@@ -1,4 +1,7 @@
-"""The one JSON shape of each feeds object, used by socket replies, events, REST and admin."""
+"""The one JSON shape of each feeds object, used by socket replies, events, REST and admin.
+Timestamps in the API's one format (project.schema.iso: ISO 8601, UTC, `+00:00`)."""
+
+from project.schema import iso
 
 
 def serialize_tombstone(item_id, external_id, version):
@@ -22,10 +25,10 @@ def serialize_item(item):
         "body": item.body,
         "url": item.url,
         "data": item.data,
-        "occurred_at": item.occurred_at.isoformat(),
+        "occurred_at": iso(item.occurred_at),
         "version": item.version,
         "deleted": item.deleted,
-        "updated_at": item.updated_at.isoformat(),
+        "updated_at": iso(item.updated_at),
     }
 
 
@@ -36,14 +39,11 @@ def serialize_feed(feed):
         "description": feed.description,
         "is_public": feed.is_public,
         "topic": feed.topic,
-        "created_at": feed.created_at.isoformat(),
+        "created_at": iso(feed.created_at),
     }
 
 
 def serialize_batch(batch):
-    def iso(value):
-        return value.isoformat() if value else None
-
     return {
         "batch": batch.pk,
         "status": batch.status,

@@ -162,11 +162,16 @@ if TESTING:
 # --- REST framework ----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # `Token <key>` or `Bearer <key>` (what generated clients send): project.schema.
+        "project.schema.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Timestamps: the views write them through each app's serialize helpers (ISO 8601,
+    # `+00:00`); DRF-rendered ones use project.schema.DateTimeField, the same format.
+    # Every list pages the same way: project.schema.CursorPage (set per list view).
+    # Each operation's error statuses, with the one error component: project.openapi.
+    "DEFAULT_SCHEMA_CLASS": "project.openapi.ApiAutoSchema",
     "EXCEPTION_HANDLER": "realtime.errors.drf_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["realtime.throttles.WriteRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
@@ -179,8 +184,9 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchboard API",
-    "DESCRIPTION": "Rooms, chat, whiteboards and live feeds. The WebSocket protocol is in "
-    "docs/protocol.md.",
+    "DESCRIPTION": "Rooms, chat, whiteboards and live feeds. The integrator's guide "
+    "(authentication, errors, pagination, idempotency, rate limits, generating a client) is "
+    "docs/api.md; the WebSocket protocol is docs/protocol.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -191,6 +197,11 @@ SPECTACULAR_SETTINGS = {
 
 # --- Static files ------------------------------------------------------------------
 STATIC_URL = "/static/"
+    # Integrators send JSON: the schema declares JSON bodies only (the web UI's forms are
+    # not API clients; DRF still parses forms for the browsable API).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    # The error codes' enum gets one name (realtime.errors: the socket's codes + REST's).
+    "ENUM_NAME_OVERRIDES": {"ErrorCodeEnum": "realtime.errors.HTTP_ERROR_CODES"},
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns about a missing one on every start

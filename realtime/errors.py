@@ -7,6 +7,7 @@ logged with its traceback and answered `internal`, never swallowed.
 """
 
 import logging
+import math
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, DataError, InterfaceError, OperationalError
@@ -14,6 +15,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger("realtime.errors")
+
+# Seconds a REST client is told to wait after a 503 `unavailable` (Retry-After and
+# `retry_after`): a database failover or a Redis restart takes a few seconds.
+UNAVAILABLE_RETRY_AFTER = 5
 
 
 class ProtocolError(Exception):
@@ -64,6 +69,10 @@ Internal = _error("Internal", "internal", 500, "Internal error.")
 
 # Every code a client may see, for docs/protocol.md and its completeness test.
 ERROR_CODES = sorted({cls.code for cls in ProtocolError.__subclasses__()})
+# Codes only REST answers (DRF's own refusals, mapped in drf_exception_handler).
+REST_ONLY_CODES = {"method_not_allowed": 405, "not_acceptable": 406, "unsupported_media_type": 415}
+# The one list of codes an API client may see (the OpenAPI schema's enum).
+HTTP_ERROR_CODES = sorted(set(ERROR_CODES) | set(REST_ONLY_CODES))
 
 
 def error_payload(exc, *, context=""):
@@ -108,8 +117,9 @@ def drf_exception_handler(exc, context):
     ):
         body, status = error_payload(exc, context=f" in {context.get('view')!r}")
         if status == 503:
-            headers["Retry-After"] = "5"
-        return Response({"error": body}, status=status, headers=headers)
+            body["retry_after"] = UNAVAILABLE_RETRY_AFTER
+            headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+        return Response({"error": _rest_shape(body)}, status=status, headers=headers)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -123,7 +133,7 @@ def drf_exception_handler(exc, context):
         drf.AuthenticationFailed: "unauthenticated",
         drf.PermissionDenied: "forbidden",
         drf.NotFound: "not_found",
-        drf.MethodNotAllowed: "method_not_allowed",
+        drf.MethodNotAllowed: "method_not_allowed",  # REST_ONLY_CODES
         drf.NotAcceptable: "not_acceptable",
         drf.UnsupportedMediaType: "unsupported_media_type",
         drf.Throttled: "rate_limited",
@@ -134,13 +144,25 @@ def drf_exception_handler(exc, context):
         field = _first_field(exc.detail)
         if field:
             body["field"] = field
-    if isinstance(exc, drf.Throttled) and exc.wait is not None:
-        body["retry_after"] = exc.wait
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
     if getattr(exc, "wait", None) is not None:
-        headers["Retry-After"] = str(int(exc.wait) + 1)
+        # Whole seconds, rounded up: the header and the body say the same.
+        body["retry_after"] = math.ceil(exc.wait)
+        headers["Retry-After"] = str(body["retry_after"])
     return Response({"error": body}, status=exc.status_code, headers=headers)
+
+
+def _rest_shape(body):
+    """The REST error body's fixed keys (code, message, field, fields, data, retry_after):
+    any other extra a ProtocolError carries (an events batch's `errors` and `error_count`)
+    moves into `data`, so every endpoint's body has the one documented shape."""
+    known = {"code", "message", "field", "fields", "data", "retry_after"}
+    extras = {key: body.pop(key) for key in list(body) if key not in known}
+    if extras:
+        data = body.get("data")
+        body["data"] = {**(data if isinstance(data, dict) else {}), **extras}
+    return body
 
 
 def _first_message(detail):

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from project.schema import DateTimeField
 from realtime.models import Connection
 from realtime.registry import TOPIC_RE, events, topic_kinds
 
@@ -45,7 +46,11 @@ class PublishResultSerializer(serializers.Serializer):
 
 
 class ConnectionSerializer(serializers.ModelSerializer):
-    username = serializers.CharField(source="user.username", default=None, read_only=True)
+    username = serializers.CharField(source="user.username", default=None, read_only=True, allow_null=True,
+                                     help_text="null for an anonymous socket.")
+    # The API's one timestamp format (DRF's own field would write `Z`).
+    opened_at = DateTimeField(read_only=True)
+    closed_at = DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Connection

@@ -2,12 +2,12 @@
 
 from django.shortcuts import get_object_or_404
 from django.utils.functional import lazy
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from project.schema import CursorPage
 from realtime import control
 from realtime.auth import issue_ticket
 from realtime.errors import Invalid
@@ -91,17 +91,22 @@ class PublishView(APIView):
         return Response({"seq": seq, "delivered_to": data["topic"]}, status=status.HTTP_202_ACCEPTED)
 
 
-class ConnectionPagination(CursorPagination):
+class ConnectionPagination(CursorPage):
     ordering = "-opened_at"
     page_size = 100
 
 
 class ConnectionList(generics.ListAPIView):
-    """Live and recent WebSocket connections (staff only); ?open=1 for open ones."""
+    """Live and recent WebSocket connections, newest first (staff only)."""
 
     permission_classes = [permissions.IsAdminUser]
     serializer_class = ConnectionSerializer
     pagination_class = ConnectionPagination
+
+    @extend_schema(parameters=[OpenApiParameter(
+        "open", bool, description="true (or 1): only connections still open.")])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         qs = Connection.objects.select_related("user")

@@ -9,6 +9,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from project.schema import ERROR
 from realtime.errors import Invalid
 from whiteboard import services
 from whiteboard.svg import render_svg
@@ -91,7 +92,7 @@ class ShapesView(APIView):
     """POST {shape}: creates or replaces a shape (as `board.draw`)."""
 
     @extend_schema(request=DrawRequestSerializer,
-                   responses={200: DrawReplySerializer, 201: DrawReplySerializer})
+                   responses={200: DrawReplySerializer, 201: DrawReplySerializer, 409: ERROR})
     def post(self, request, slug):
         room = services.get_room(slug)
         if not isinstance(request.data, dict) or "shape" not in request.data:
@@ -107,7 +108,7 @@ class ShapeView(APIView):
 
     @extend_schema(parameters=[OpenApiParameter(
         "version", int, required=False, description="Refuse (409) unless the shape is at this version.")],
-        responses={200: ErasedSerializer})
+        responses={200: ErasedSerializer, 409: ERROR})
     def delete(self, request, slug, shape_id):
         room = services.get_room(slug)
         return Response(services.shape_erase(room=room, user=request.user, shape_id=str(shape_id),
@@ -119,7 +120,9 @@ class ExportView(APIView):
 
     renderer_classes = [JSONRenderer, SVGRenderer]
 
-    @extend_schema(operation_id="boards_export_svg", responses={(200, "image/svg+xml"): OpenApiTypes.STR})
+    # No `format` parameter: the answer is always SVG (errors are JSON).
+    @extend_schema(operation_id="boards_export_svg", responses={(200, "image/svg+xml"): OpenApiTypes.STR},
+                   parameters=[OpenApiParameter("format", exclude=True)])
     def get(self, request, slug):
         room = services.get_room(slug)
         shapes = services.snapshot_shapes(room=room, user=request.user)

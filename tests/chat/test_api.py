@@ -86,14 +86,19 @@ def test_members_list_add_and_remove(api_as, secret, owner, user, make_user):
     resp = post(api_as(owner), "/api/rooms/secret/members/", {"username": "alice"})
     assert resp.status_code == 201 and resp.json()["user"]["username"] == "alice"
     assert resp.json()["role"] == "member"
+    again = post(api_as(owner), "/api/rooms/secret/members/", {"username": "alice"})
+    assert again.status_code == 200 and again.json() == resp.json()  # already a member: not new
     resp = post(api_as(user), "/api/rooms/secret/members/", {"user_id": bob.pk})
     assert resp.status_code == 403
     resp = post(api_as(owner), "/api/rooms/secret/members/", {"username": "nobody"})
     assert resp.status_code == 404 and resp.json()["error"]["field"] == "user"
     resp = post(api_as(owner), "/api/rooms/secret/members/", {})
     assert resp.status_code == 400 and resp.json()["error"]["field"] == "username"
-    members = api_as(user).get("/api/rooms/secret/members/").json()
-    assert [(m["user"]["username"], m["role"]) for m in members] == [("olga", "owner"), ("alice", "member")]
+    page = api_as(user).get("/api/rooms/secret/members/?page_size=1").json()
+    assert [(m["user"]["username"], m["role"]) for m in page["results"]] == [("olga", "owner")]
+    rest = api_as(user).get(page["next"]).json()
+    assert [(m["user"]["username"], m["role"]) for m in rest["results"]] == [("alice", "member")]
+    assert rest["next"] is None
     assert api_as(user).delete(f"/api/rooms/secret/members/{owner.pk}/").status_code == 403
     assert api_as(owner).delete(f"/api/rooms/secret/members/{user.pk}/").status_code == 204
     assert not RoomMembership.objects.filter(room=secret, user=user).exists()
@@ -106,8 +111,10 @@ def test_messages_post_list_edit_delete(api_as, api, lobby, owner, user):
     assert resp.status_code == 201
     message = resp.json()
     assert message["body"] == "hello" and message["author"]["username"] == "alice"
-    again = post(client, "/api/rooms/lobby/messages/", {"body": "hello", "client_id": "k1"}).json()
-    assert again == message and Message.objects.count() == 1
+    replay = post(client, "/api/rooms/lobby/messages/", {"body": "hello", "client_id": "k1"})
+    assert replay.status_code == 200 and replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == message and Message.objects.count() == 1
+    assert "Idempotent-Replayed" not in resp
     resp = post(client, "/api/rooms/lobby/messages/", {"body": "   "})
     assert resp.status_code == 400 and resp.json()["error"]["field"] == "body"
     resp = post(client, "/api/rooms/lobby/messages/", {"body": "x" * 4001})

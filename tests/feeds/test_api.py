@@ -53,10 +53,12 @@ def test_a_bad_batch_is_a_400_naming_each_bad_event_and_field_and_nothing_is_que
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "invalid" and error["field"] == "events.1.occurred_at"
-    assert [(e["index"], e["field"]) for e in error["errors"]] == [
+    # The batch's list sits in `data`, so the body has the one error shape of every endpoint.
+    assert set(error) == {"code", "message", "field", "data"}
+    assert [(e["index"], e["field"]) for e in error["data"]["errors"]] == [
         (1, "occurred_at"), (1, "version"), (2, "feed"), (3, "url")]
-    assert error["error_count"] == 4
-    assert "no feed 'nope'" in error["errors"][2]["message"]
+    assert error["data"]["error_count"] == 4
+    assert "no feed 'nope'" in error["data"]["errors"][2]["message"]
     assert IngestBatch.objects.count() == 0 and queued == []
 
 
