@@ -1,0 +1,143 @@
+"""Typed errors: one class per server error code (docs/protocol.md, "Errors"), plus the
+client-side failures `timeout`, `disconnected` and `closed`.
+
+Every error carries the stable snake_case `code` the server sent (REST answers use the same
+codes), the human `message`, and where given the `field` at fault, the extra `data` (the
+current object of a `conflict`) and `retry_after` (seconds, `rate_limited` / `unavailable`).
+Catch `ProtocolError` for all of them, or a subclass for one family.
+"""
+
+
+class ProtocolError(Exception):
+    """An error answer from the server (error frame or REST JSON), or a client failure."""
+
+    code = "internal"
+
+    def __init__(self, message=None, *, code=None, field=None, data=None, retry_after=None,
+                 status=None, extra=None):
+        if code is not None:
+            self.code = code
+        self.message = message or self.code
+        self.field = field
+        self.data = data
+        self.retry_after = retry_after
+        self.status = status  # the HTTP status, for REST answers
+        self.extra = extra or {}
+        super().__init__(f"{self.code}: {self.message}")
+
+    @classmethod
+    def from_payload(cls, payload, *, status=None):
+        """The typed exception for an error body `{"code", "message", ...}`.  An unknown
+        code (a newer server) gives a plain ProtocolError carrying that code."""
+        if not isinstance(payload, dict):
+            payload = {"code": "internal", "message": repr(payload)}
+        payload = dict(payload)
+        code = str(payload.pop("code", "internal"))
+        error_class = ERROR_CLASSES.get(code, ProtocolError)
+        retry_after = payload.pop("retry_after", None)
+        return error_class(payload.pop("message", None), code=code, field=payload.pop("field", None),
+                           data=payload.pop("data", None),
+                           retry_after=float(retry_after) if retry_after is not None else None,
+                           status=status, extra=payload)
+
+
+# --- the server's codes (realtime/errors.py ERROR_CODES and the REST-only ones) ------------
+class BadRequest(ProtocolError):
+    code = "bad_request"
+
+
+class Invalid(ProtocolError):
+    code = "invalid"
+
+
+class Unauthenticated(ProtocolError):
+    code = "unauthenticated"
+
+
+class Forbidden(ProtocolError):
+    code = "forbidden"
+
+
+class NotFound(ProtocolError):
+    code = "not_found"
+
+
+class Conflict(ProtocolError):
+    """`data` holds the object's current state."""
+
+    code = "conflict"
+
+
+class UnknownAction(ProtocolError):
+    code = "unknown_action"
+
+
+class UnknownTopic(ProtocolError):
+    code = "unknown_topic"
+
+
+class NotSubscribed(ProtocolError):
+    code = "not_subscribed"
+
+
+class TooManySubscriptions(ProtocolError):
+    code = "too_many_subscriptions"
+
+
+class TooLarge(ProtocolError):
+    code = "too_large"
+
+
+class RateLimited(ProtocolError):
+    """`retry_after`: seconds until the server accepts frames again."""
+
+    code = "rate_limited"
+
+
+class Unavailable(ProtocolError):
+    """A service the server needs is down; `retry_after` when the server suggested one."""
+
+    code = "unavailable"
+
+
+class Internal(ProtocolError):
+    code = "internal"
+
+
+class MethodNotAllowed(ProtocolError):
+    code = "method_not_allowed"
+
+
+class NotAcceptable(ProtocolError):
+    code = "not_acceptable"
+
+
+class UnsupportedMediaType(ProtocolError):
+    code = "unsupported_media_type"
+
+
+# --- client-side failures ----------------------------------------------------------------
+class RequestTimeout(ProtocolError, TimeoutError):
+    """No reply within the request's timeout.  The server may still have done it: retry
+    only what is idempotent (e.g. chat.send with the same client_id)."""
+
+    code = "timeout"
+
+
+class Disconnected(ProtocolError, ConnectionError):
+    """The socket dropped while the request was in flight (requests made with retry=False):
+    whether the server did it is unknown."""
+
+    code = "disconnected"
+
+
+class ClientClosed(ProtocolError):
+    """The client was closed (close(), or it stopped on a final authentication failure)."""
+
+    code = "closed"
+
+
+ERROR_CLASSES = {cls.code: cls for cls in (
+    BadRequest, Invalid, Unauthenticated, Forbidden, NotFound, Conflict, UnknownAction, UnknownTopic,
+    NotSubscribed, TooManySubscriptions, TooLarge, RateLimited, Unavailable, Internal, MethodNotAllowed,
+    NotAcceptable, UnsupportedMediaType, RequestTimeout, Disconnected, ClientClosed)}
