@@ -1,28 +1,12 @@
 from django.contrib.auth import login
-from django.contrib.auth.views import LoginView
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.generic import CreateView
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 
 from accounts.forms import SignUpForm
-from realtime.throttles import LoginRateThrottle, WriteRateThrottle
-
-
-class ThrottledLoginView(LoginView):
-    """Django's log-in page with the API's per-address login throttle on POST."""
-
-    def post(self, request, *args, **kwargs):
-        throttle = LoginRateThrottle()
-        if not throttle.allow_request(request, self):
-            wait = int(throttle.wait() or 60) + 1
-            response = render(request, "registration/login.html",
-                              {"form": self.get_form(), "throttled": True, "retry_after": wait},
-                              status=429)
-            response["Retry-After"] = str(wait)
-            return response
-        return super().post(request, *args, **kwargs)
+from realtime.throttles import WriteRateThrottle
 
 
 class SignUpView(CreateView):
@@ -35,22 +19,23 @@ class SignUpView(CreateView):
         user = form.save()
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("/")
-        auth=[],  # anonymous: this is how a client gets its first credential
 
 
 class TokenView(ObtainAuthToken):
     """POST {"username", "password"} -> {"token"}: the API token for scripts and apps.
 
-    Throttled (DRF's ObtainAuthToken is not): per address for password guessing, and with
-    the site's write rate."""
+    Throttled (DRF's ObtainAuthToken is not): per address and per user name for password
+    guessing by project.middleware.LoginThrottleMiddleware before this runs (as the login
+    form and the admin's), and with the site's write rate here."""
 
-    throttle_classes = [LoginRateThrottle, WriteRateThrottle]
+    throttle_classes = [WriteRateThrottle]
 
     @extend_schema(
         request=inline_serializer(
             "Token", {"username": serializers.CharField(), "password": serializers.CharField()}
         ),
         responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()})},
+        auth=[],  # anonymous: this is how a client gets its first credential
     )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)

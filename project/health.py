@@ -21,12 +21,13 @@ from django.db import connection
 from django.http import JsonResponse
 from rest_framework.authentication import TokenAuthentication
 
+from realtime.client_address import is_direct_loopback
+
 # Seconds each readiness check may take: a load balancer probes every few seconds and a
 # dependency slower than this is as good as down for a real-time site.
 READY_CHECK_TIMEOUT = 2.0
 # Seconds to wait for a Celery worker's pong; a missing worker is reported, not fatal.
 WORKER_PING_TIMEOUT = 1.0
-LOOPBACK = ("127.0.0.1", "::1")
 
 
 def healthz(request):
@@ -106,8 +107,7 @@ def may_see_details(request):
     """Whether /readyz may name what failed: a caller on this machine (not proxied) or
     staff, by session or API token.  Any failure of the lookup (the database is down, a
     bad token) means no."""
-    meta = request.META
-    if meta.get("REMOTE_ADDR") in LOOPBACK and "HTTP_X_FORWARDED_FOR" not in meta:
+    if is_direct_loopback(request):
         return True
     try:
         user = getattr(request, "user", None)

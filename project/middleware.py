@@ -1,5 +1,6 @@
-"""Body size limits for every view (BodySizeLimitMiddleware), and Django's middleware run
-synchronously under ASGI.
+"""Body size limits for every view (BodySizeLimitMiddleware), throttles on the login and
+account views (LoginThrottleMiddleware), the Content-Security-Policy header, and Django's
+middleware run synchronously under ASGI.
 
 Django's middleware, run synchronously under ASGI: a few thread hops per request, not ~30.
 
@@ -14,14 +15,24 @@ ones settings.MIDDLEWARE names, so `check --deploy` still recognises them.  The 
 endpoint does not go through them.
 """
 
+import logging
 from io import BytesIO
 
+import orjson
+from csp.middleware import CSPMiddleware
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.utils.module_loading import import_string
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from feeds import limits as feed_limits
-from realtime.errors import TooLarge
+from realtime import throttles
+from realtime.errors import UNAVAILABLE_RETRY_AFTER, RateLimited, TooLarge, Unavailable
+
+logger = logging.getLogger("project.middleware")
 
 
 def run_django_middleware_sync():
@@ -88,3 +99,84 @@ def _buffer_body(request, body):
     request.POST, DRF's parsers) get these bytes, and Django's size check is not repeated."""
     request._body = body
     request._stream = BytesIO(body)
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware (the policy is settings.CONTENT_SECURITY_POLICY), run sync
+    like the rest of the chain (see above)."""
+
+    sync_capable, async_capable = True, False
+
+
+class LoginThrottleMiddleware:
+    """Throttles POSTs to the credential and account views before they run (no password
+    hash, no database write, no authentication for a refused request): per client
+    address for all of them, and per user name (failed logins, realtime.throttles) for the
+    three logins.  Refusals are 429 with Retry-After -- JSON for the API, an HTML page
+    with the wait for forms; a Redis outage is 503 in the same two shapes, never a 500.
+
+    Keyed on URL names, so the admin's login and the account pages are covered wherever
+    they are mounted.  After AuthenticationMiddleware in MIDDLEWARE."""
+
+    sync_capable, async_capable = True, False  # the chain runs sync (see above)
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        rule = THROTTLED_VIEWS.get(match.view_name if match else None)
+        if request.method != "POST" or rule is None:
+            return None
+        throttle_class, by_username, as_json = rule
+        try:
+            throttles.check_rate(throttle_class, request)
+            if by_username:
+                throttles.check_username(_posted_username(request, as_json))
+        except RateLimited as error:
+            return _refusal(request, error, as_json)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            logger.warning("throttle unavailable for %s: %s", request.path, exc)
+            return _refusal(request, Unavailable(retry_after=UNAVAILABLE_RETRY_AFTER), as_json)
+        return None
+
+
+# URL name -> (per-address throttle, whether failed logins per user name count, JSON answers).
+THROTTLED_VIEWS = {
+    "api-token": (throttles.LoginRateThrottle, True, True),
+    "login": (throttles.LoginRateThrottle, True, False),
+    "admin:login": (throttles.LoginRateThrottle, True, False),
+    "signup": (throttles.SignupRateThrottle, False, False),
+    "api-ticket": (throttles.TicketRateThrottle, False, True),
+}
+
+
+def _posted_username(request, as_json):
+    """The user name a login POST tries (form fields, or a JSON body for the API); "" when
+    there is none or the body is not what the view will accept anyway."""
+    field = get_user_model().USERNAME_FIELD
+    if as_json and request.content_type == "application/json":
+        try:
+            data = orjson.loads(request.body)
+        except orjson.JSONDecodeError:
+            return ""
+        value = data.get(field) if isinstance(data, dict) else None
+        return value if isinstance(value, str) else ""
+    return request.POST.get(field, "")
+
+
+def _refusal(request, error, as_json):
+    """429/503 for a throttled request: the API's error body, or an HTML page for a form;
+    Retry-After equal to the body's retry_after either way."""
+    wait = error.extra["retry_after"]
+    if as_json:
+        response = JsonResponse({"error": error.payload()}, status=error.http_status)
+    else:
+        response = render(request, "registration/wait.html",
+                          {"code": error.code, "retry_after": wait, "message": error.message},
+                          status=error.http_status)
+    response["Retry-After"] = str(wait)
+    return response

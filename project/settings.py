@@ -49,11 +49,15 @@ MIDDLEWARE = [
     # First: a body over its path's limit is refused (413 too_large) before anything reads it.
     "project.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response (django-csp, run sync like the rest).
+    "project.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Login, admin login, sign-up, token and ticket POSTs throttled before their views run.
+    "project.middleware.LoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -193,15 +197,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-}
-
-# --- Static files ------------------------------------------------------------------
-STATIC_URL = "/static/"
     # Integrators send JSON: the schema declares JSON bodies only (the web UI's forms are
     # not API clients; DRF still parses forms for the browsable API).
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
     # The error codes' enum gets one name (realtime.errors: the socket's codes + REST's).
     "ENUM_NAME_OVERRIDES": {"ErrorCodeEnum": "realtime.errors.HTTP_ERROR_CODES"},
+}
+
+# --- Static files ------------------------------------------------------------------
+STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns about a missing one on every start
@@ -221,6 +225,46 @@ USE_TZ = True
 
 # --- Security (production) -----------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# How many X-Forwarded-For hops are ours (realtime/client_address.py): 0 by default, since
+# the header is whatever the client wrote unless a proxy we run replaced it; 1 behind
+# deploy/nginx.conf (nginx sets the header to the peer it saw).  Every throttle, the socket
+# limits, the Connection table and the logs use the address this decides.
+TRUSTED_PROXY_COUNT = env.get_int("TRUSTED_PROXY_COUNT", 0)
+# A bearer token that lets a remote Prometheus scrape /metrics; unset, only direct loopback
+# callers may (the metrics name topics and counts that are nobody else's business).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Credential and account endpoints (project.middleware.LoginThrottleMiddleware); the
+# per-address login rate is REST_FRAMEWORK's "login" below.
+# Failed logins per user name before that name is refused for the rest of the window:
+# a person mistypes a few times; a guesser rotating addresses gets 10 guesses per window.
+LOGIN_FAILURES_PER_USERNAME = env.get_int("LOGIN_FAILURES_PER_USERNAME", 10)
+# Seconds that window lasts from the first failure: bounded, so a guesser can slow a real
+# user down but never lock them out for longer than this after the guessing stops.
+LOGIN_FAILURE_WINDOW = env.get_int("LOGIN_FAILURE_WINDOW", 900)
+# Accounts created per client address: a household or office signs up a few people, a
+# script creating throwaway accounts is stopped.
+SIGNUP_RATE = os.environ.get("SIGNUP_RATE", "10/hour")
+# Connect tickets per client address: a browser takes one per (re)connect and per identity
+# refresh; an office behind one NAT address has many browsers, so this is generous.
+TICKET_RATE = os.environ.get("TICKET_RATE", "300/min")
+# Content-Security-Policy (django-csp 4): scripts, styles, fonts and images from this site
+# only (no inline scripts or styles anywhere: our pages, the admin and Swagger UI load
+# files); data: images for Swagger UI's SVG icons; connect-src 'self' covers fetch and
+# the same-origin ws:/wss: socket (CSP Level 3).  frame-ancestors as X-Frame-Options.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.get_bool("SECURE_SSL_REDIRECT", default=not TESTING)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -20,6 +20,7 @@ from django.conf import settings
 
 from realtime import errors, metrics, session_auth, store
 from realtime.auth import public_info, redeem_ticket, user_from_ticket
+from realtime.client_address import client_address
 from realtime.hub import get_hub
 from realtime.limits import TokenBucket
 from realtime.registry import ActionRequest, actions, parse_topic, topic_kinds
@@ -132,10 +133,9 @@ class RealtimeConsumer:
         else:
             self.user = user
         self.hub = await get_hub()
-        client = self.scope.get("client") or ("", 0)
         agent = dict(self.scope.get("headers", [])).get(b"user-agent", b"").decode("latin-1")
         self.hub.connlog.opened(connection_id=self.id, user_id=self.user_id,
-                                address=str(client[0] or ""), user_agent=agent,
+                                address=client_address(self.scope), user_agent=agent,
                                 instance=self.hub.instance)
         await self._send({"type": "websocket.accept"})
         await self.hub.add_connection(self)

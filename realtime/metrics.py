@@ -4,8 +4,14 @@ Counted where it is cheap: per frame received, per publish received by the hub (
 number of local recipients), never per recipient in a loop.
 """
 
-from django.http import HttpResponse
+import hmac
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+from realtime.client_address import is_direct_loopback
+from realtime.errors import NotFound, Unauthenticated
 
 CONNECTIONS = Gauge("switchboard_connections", "Open WebSocket connections in this process")
 SUBSCRIPTIONS = Gauge("switchboard_subscriptions", "Topic subscriptions in this process")
@@ -28,4 +34,22 @@ INGEST_BATCH_SECONDS = Histogram(
 
 
 def metrics_view(request):
+    """GET /metrics: for a direct loopback caller (Prometheus on this machine scraping each
+    process's own port), or anyone sending `Authorization: Bearer <METRICS_TOKEN>`.  Anyone
+    else gets 404 `not_found` when no token is configured (there is nothing to log in to),
+    401 `unauthenticated` when one is and theirs is missing or wrong."""
+    if not is_direct_loopback(request):
+        expected = settings.METRICS_TOKEN
+        if not expected:
+            return _refuse(NotFound())
+        scheme, _, given = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        # Constant time: the comparison must not tell a guesser how much of it was right.
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+            response = _refuse(Unauthenticated("A valid metrics bearer token is required."))
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+def _refuse(error):
+    return JsonResponse({"error": error.payload()}, status=error.http_status)
