@@ -27,7 +27,7 @@ import itertools
 import json
 import logging
 import random
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -36,24 +36,11 @@ from switchboard_client import errors, options
 from switchboard_client.auth import RefreshMixin
 from switchboard_client.calls import CallsMixin
 from switchboard_client.subscription import Event
+from switchboard_client.tickets import endpoints, fetch_ticket
 
 logger = logging.getLogger("switchboard_client")
 # A REST answer that no retry will change: the token is bad or revoked.
 FINAL_AUTH_CODES = ("unauthenticated", "forbidden")
-
-
-def endpoints(url, ws_path="/ws/", ticket_path="/api/auth/ticket/"):
-    """(site base URL, ticket URL, WebSocket URL) from the site's URL (http/https/ws/wss)."""
-    parts = urlsplit(url)
-    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
-    if scheme not in ("http", "https"):
-        raise ValueError(f"url must be http(s):// or ws(s)://, not {url!r}")
-    prefix = parts.path.rstrip("/")
-    if prefix.endswith(ws_path.rstrip("/")):
-        prefix = prefix[: -len(ws_path.rstrip("/"))]
-    base = urlunsplit((scheme, parts.netloc, prefix, "", ""))
-    ws_scheme = "wss" if scheme == "https" else "ws"
-    return base, base + ticket_path, urlunsplit((ws_scheme, parts.netloc, prefix + ws_path, "", ""))
 
 
 class Client(CallsMixin, RefreshMixin):
@@ -212,8 +199,6 @@ class Client(CallsMixin, RefreshMixin):
             ticket = self._ticket_source()
             return await ticket if inspect.isawaitable(ticket) else ticket
         if self.token:
-            from switchboard_client.tickets import fetch_ticket
-
             return await fetch_ticket(self.ticket_url, self.token, timeout=self.open_timeout)
         return None
 

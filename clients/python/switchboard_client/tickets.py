@@ -8,8 +8,23 @@ import asyncio
 import json
 import urllib.error
 import urllib.request
+from urllib.parse import urlsplit, urlunsplit
 
 from switchboard_client.errors import ProtocolError, Unavailable
+
+
+def endpoints(url, ws_path="/ws/", ticket_path="/api/auth/ticket/"):
+    """(site base URL, ticket URL, WebSocket URL) from the site's URL (http/https/ws/wss)."""
+    parts = urlsplit(url)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    if scheme not in ("http", "https"):
+        raise ValueError(f"url must be http(s):// or ws(s)://, not {url!r}")
+    prefix = parts.path.rstrip("/")
+    if prefix.endswith(ws_path.rstrip("/")):
+        prefix = prefix[: -len(ws_path.rstrip("/"))]
+    base = urlunsplit((scheme, parts.netloc, prefix, "", ""))
+    ws_scheme = "wss" if scheme == "https" else "ws"
+    return base, base + ticket_path, urlunsplit((ws_scheme, parts.netloc, prefix + ws_path, "", ""))
 
 
 def post_json(url, *, token=None, body=None, timeout=10.0, user_agent="switchboard-client"):
