@@ -39,3 +39,29 @@ async def test_metrics_count_connections_frames_events_errors_and_latency(user, 
     assert grew("switchboard_errors_total", code="bad_request") == 1
     assert grew("switchboard_frames_out_total", event="notification") == 1
     assert grew("switchboard_publish_to_deliver_seconds_count") == 1
+
+
+# --- who may read /metrics ----------------------------------------------------------------
+def test_metrics_answer_a_direct_loopback_caller(client):
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+    assert response.status_code == 200 and b"switchboard_connections" in response.content
+
+
+@pytest.mark.parametrize("extra", [{"REMOTE_ADDR": "203.0.113.9"},
+                                   {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.9"}])
+def test_metrics_are_a_404_for_anyone_else_when_no_token_is_set(client, settings, extra):
+    settings.METRICS_TOKEN = ""
+    response = client.get("/metrics", **extra)
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    assert b"switchboard_" not in response.content
+
+
+def test_metrics_need_the_bearer_token_from_elsewhere_when_one_is_set(client, settings):
+    settings.METRICS_TOKEN = "s3cret-scrape-token"
+    remote = {"REMOTE_ADDR": "203.0.113.9"}
+    for header in (None, "Bearer wrong", "Bearer s3cret-scrape-toke", "Token s3cret-scrape-token"):
+        response = client.get("/metrics", **remote, **({"HTTP_AUTHORIZATION": header} if header else {}))
+        assert response.status_code == 401 and response.json()["error"]["code"] == "unauthenticated"
+        assert response["WWW-Authenticate"].startswith("Bearer")
+    ok = client.get("/metrics", **remote, HTTP_AUTHORIZATION="Bearer s3cret-scrape-token")
+    assert ok.status_code == 200 and b"switchboard_connections" in ok.content
