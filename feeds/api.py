@@ -130,6 +130,14 @@ def _body(request):
     return request.data
 
 
+def _parse(serializer_class, request):
+    """The body checked for types and required fields (400 `invalid` naming each); the
+    services check the rest."""
+    serializer = serializer_class(data=_body(request))
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 # --- ingestion -----------------------------------------------------------------------------
 class EventsView(APIView):
     """Accepts a batch of change events for the ingest workers (validated first)."""
@@ -180,10 +188,9 @@ class FeedList(generics.ListAPIView):
     def post(self, request):
         if not rules.can_manage(request.user):
             raise Forbidden("Only staff create feeds.")
-        body = _body(request)
-        feed = services.feed_create(slug=body.get("slug"), title=body.get("title"),
-                                    description=body.get("description", ""),
-                                    is_public=body.get("is_public", True))
+        body = _parse(FeedSerializer, request)
+        feed = services.feed_create(slug=body["slug"], title=body["title"],
+                                    description=body.get("description", ""), is_public=body["is_public"])
         return Response(serialize_feed(feed), status=status.HTTP_201_CREATED)
 
 
@@ -199,7 +206,7 @@ class FeedDetail(APIView):
         if not rules.can_manage(request.user):
             raise Forbidden("Only staff change feeds.")
         feed = rules.readable_feed(request.user, slug)
-        body = _body(request)
+        body = _parse(FeedUpdateSerializer, request)
         feed = services.feed_update(feed=feed, title=body.get("title"),
                                     description=body.get("description"), is_public=body.get("is_public"))
         return Response(serialize_feed(feed))
