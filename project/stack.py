@@ -142,7 +142,9 @@ class Supervisor:
         for _, proc in running:
             if not _wait_unreaped(proc, deadline):
                 _signal_group(proc.pid, signal.SIGKILL)
-        for _, proc in running:
+        # Every group, also of a child that exited on its own (its stragglers keep the
+        # group, and so its id, alive).
+        for _, proc in self.children:
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
         self.children.clear()
