@@ -79,6 +79,7 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
 # Redis db 7: not the one the test suite or `make run` use.
 export REDIS_URL="redis://127.0.0.1:6379/7"
 export CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:5672/$VHOST"
+export TRUSTED_PROXY_COUNT=1   # nginx in front
 export SWITCHBOARD_VAR_DIR="$work/var"
 
 # --- Release steps (docs/operations.md, "Releasing"), in order ----------------------------
