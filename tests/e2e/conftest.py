@@ -136,19 +136,40 @@ def artifacts(request):
     return path
 
 
+# Runs in every page before its own scripts (Playwright injects it; the page's CSP does
+# not apply to it): each Content-Security-Policy violation becomes a console error that
+# open_page recognises by this prefix.
+CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error("CSP violation: " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline")
+                + " at " + e.sourceFile + ":" + e.lineNumber);
+});
+"""
+
+
 @pytest.fixture
 def open_page(chromium, base_url, transactional_db, artifacts):
     """open_page(user=None, path="/") -> a Page in its own browser context (its own
     cookies and network), logged in as `user` by a session cookie.  Console errors are
-    collected on page.errors; every page is screenshotted when the test ends."""
+    collected on page.errors; every page is screenshotted when the test ends.  Any
+    Content-Security-Policy violation in any page of its contexts fails the test (from the
+    securitypolicyviolation event and Chromium's own console report)."""
     from django.test import Client
     from playwright.sync_api import expect
 
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     contexts = []
+    violations = []
+
+    def on_console(message):
+        text = message.text
+        if text.startswith("CSP violation") or "Content Security Policy" in text:
+            violations.append(f"{message.page.url if message.page else '?'}: {text}")
 
     def make(user=None, path="/", *, name=None):
         context = chromium.new_context(base_url=base_url, viewport={"width": 1400, "height": 900})
+        context.add_init_script(CSP_REPORTER)
+        context.on("console", on_console)
         contexts.append((name or (user.username if user else "anonymous"), context))
         if user is not None:
             client = Client()
@@ -162,6 +183,7 @@ def open_page(chromium, base_url, transactional_db, artifacts):
         page.goto(path)
         return page
 
+    make.csp_violations = violations  # for tests/e2e/test_csp.py's check of this check
     yield make
     for index, (name, context) in enumerate(contexts):
         for n, page in enumerate(context.pages):
@@ -170,6 +192,8 @@ def open_page(chromium, base_url, transactional_db, artifacts):
             except Exception:  # a crashed page must not hide the test's own failure
                 pass
         context.close()
+    if violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(dict.fromkeys(violations)))
 
 
 def connected(page):
