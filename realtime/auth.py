@@ -67,12 +67,14 @@ def revoke_tickets(user_id):
     their sockets are closed, so none of them can open a new one)."""
     client = sync_client()
     key = USER_TICKETS_PREFIX + str(user_id)
-    tickets = client.smembers(key)
-    pipe = client.pipeline(transaction=False)
-    for ticket in tickets:
-        pipe.delete(TICKET_PREFIX + ticket.decode())
+    # Read and drop the set in one MULTI: a ticket issued between a separate read and
+    # delete would have lost its entry and outlived this revocation.
+    pipe = client.pipeline(transaction=True)
+    pipe.smembers(key)
     pipe.delete(key)
-    pipe.execute()
+    tickets, _ = pipe.execute()
+    if tickets:
+        client.delete(*(TICKET_PREFIX + ticket.decode() for ticket in tickets))
 
 
 async def redeem_ticket(ticket):
