@@ -43,7 +43,10 @@ def web_command(py, port):
     if server == "uvicorn":
         return [py, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1", "--port", port,
                 "--loop", "uvloop", "--ws", "websockets-sansio", "--lifespan", "off", "--no-access-log",
-                "--log-level", "warning"]
+                "--log-level", "warning",
+                # The client address is TRUSTED_PROXY_COUNT's to decide (realtime.client_address),
+                # not uvicorn's (by default it believes X-Forwarded-For from 127.0.0.1).
+                "--no-proxy-headers"]
     if server != "daphne":
         raise SystemExit(f"SERVER must be daphne or uvicorn, not {server!r}")
     return [py, "-m", "daphne", "-b", "127.0.0.1", "-p", port, "project.asgi:application"]
