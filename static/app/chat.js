@@ -2,6 +2,7 @@
 // has a client_id so a retry after a reconnect never duplicates), edit/delete own,
 // typing indicator, unread marker.  Text only ever goes in as text nodes.
 import { api } from "./api.js";
+import { colourFor, paint } from "./colour.js";
 import { displayName, el, shortTime, uuid } from "./dom.js";
 
 const PAGE = 50;
@@ -76,8 +77,7 @@ export function startChat(client, page, { onPresence } = {}) {
       }
     }
     return el("li", { class: `msg${mine ? " mine" : ""}${msg.deleted ? " deleted" : ""}`, dataset: { id: msg.id } },
-      el("div", { class: "avatar", "aria-hidden": "true", style: `background:${colourFor(msg.author)}` },
-        initials(msg.author)),
+      paint(el("div", { class: "avatar", "aria-hidden": "true" }, initials(msg.author)), "background", colourFor(msg.author)),
       el("div", { class: "msg-main" }, head, body, actions.length ? el("div", { class: "msg-actions" }, actions) : null));
   }
 
@@ -252,7 +252,7 @@ export function startChat(client, page, { onPresence } = {}) {
   // --- sending ---------------------------------------------------------------------------
   async function send(body, clientId = uuid(), existing = null) {
     const node = existing || el("li", { class: "msg mine pending", dataset: { clientId } },
-      el("div", { class: "avatar", "aria-hidden": "true", style: `background:${colourFor(me)}` }, initials(me)),
+      paint(el("div", { class: "avatar", "aria-hidden": "true" }, initials(me)), "background", colourFor(me)),
       el("div", { class: "msg-main" },
         el("div", { class: "msg-head" }, el("span", { class: "msg-author" }, displayName(me)),
           el("span", { class: "msg-state" }, "Sending…")),
@@ -364,14 +364,6 @@ export function startChat(client, page, { onPresence } = {}) {
   }
 
   return { sub };
-}
-
-// A stable colour per user, for avatars (and the board's cursors).
-export function colourFor(user) {
-  const key = user ? String(user.id ?? user.username) : "?";
-  let h = 0;
-  for (const ch of key) h = (h * 31 + ch.charCodeAt(0)) % 360;
-  return `hsl(${(h * 47) % 360} 55% 45%)`;
 }
 
 function initials(user) {

@@ -4,6 +4,7 @@
 import { api, pageResults } from "./api.js";
 import { boot } from "./boot.js";
 import { el, pageData, shortTime } from "./dom.js";
+import { Pager } from "./feed-pager.js";
 
 const page = pageData("page-data");
 const client = boot();
@@ -17,8 +18,7 @@ const TOP_SLACK = 120;
 
 const items = new Map(); // id -> item
 const nodes = new Map(); // id -> <li>
-let nextUrl = page.items_url;
-let loading = false;
+const pager = new Pager(page.items_url, async (url) => pageResults(await api("GET", url)));
 let unseen = 0;
 
 function safeUrl(url) {
@@ -99,14 +99,13 @@ newButton.addEventListener("click", () => {
 });
 window.addEventListener("scroll", () => { if (window.scrollY <= TOP_SLACK) clearUnseen(); }, { passive: true });
 
-async function loadMore() {
-  if (loading || !nextUrl) return;
-  loading = true;
+/** Shows what a pager step brought (a superseded one brings null and changes nothing). */
+async function show(step) {
   olderButton.disabled = true;
   try {
-    const { results, next } = pageResults(await api("GET", nextUrl));
+    const results = await step;
+    if (results === null) return;
     for (const item of results) upsert(item);
-    nextUrl = next;
     if (items.size === 0) {
       status.hidden = false;
       status.textContent = "Nothing here yet. New items will appear as they arrive.";
@@ -115,23 +114,23 @@ async function loadMore() {
     status.hidden = false;
     status.textContent = `Could not load items: ${err.message}`;
   } finally {
-    loading = false;
-    olderButton.disabled = false;
-    moreBox.hidden = !nextUrl;
+    olderButton.disabled = pager.loading;
+    moreBox.hidden = !pager.hasMore;
   }
 }
+
+const loadMore = () => show(pager.loadMore());
 olderButton.addEventListener("click", loadMore);
 // Older items load by themselves when the end of the list scrolls into view.
 new IntersectionObserver((entries) => {
   if (entries.some((e) => e.isIntersecting) && items.size > 0) loadMore();
 }, { rootMargin: "400px" }).observe(moreBox);
 
-async function reload() {
+function reload() {
   items.clear();
   nodes.clear();
   list.replaceChildren();
-  nextUrl = page.items_url;
-  await loadMore();
+  return show(pager.reload());
 }
 
 function onEvent(event, data) {

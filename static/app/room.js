@@ -1,7 +1,8 @@
 // The room page: chat, whiteboard and the presence list, over the tab's one socket.
 import { startBoard } from "./board.js";
 import { boot } from "./boot.js";
-import { colourFor, startChat } from "./chat.js";
+import { startChat } from "./chat.js";
+import { colourFor, paint } from "./colour.js";
 import { displayName, el, pageData } from "./dom.js";
 
 const page = pageData("page-data");
@@ -11,7 +12,7 @@ const presenceList = document.getElementById("presence");
 function renderPresence(people) {
   const sorted = [...people].sort((a, b) => displayName(a).localeCompare(displayName(b)));
   presenceList.replaceChildren(...sorted.map((user) => el("li", { dataset: { user: user.id } },
-    el("span", { class: "presence-dot", "aria-hidden": "true", style: `background:${colourFor(user)}` }),
+    paint(el("span", { class: "presence-dot", "aria-hidden": "true" }), "background", colourFor(user)),
     el("span", { class: "presence-name" }, displayName(user),
       page.user && user.id === page.user.id ? el("span", { class: "muted" }, " (you)") : null))));
   if (sorted.length === 0) presenceList.append(el("li", { class: "muted" }, "Nobody else yet"));
