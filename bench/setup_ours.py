@@ -3,8 +3,11 @@ user `bench` / `bench-pass` (staff, so it may use POST /api/publish/), its API t
 the public room `bench` (topic `room:bench`, board `board:bench`) and rooms
 `bench-0` .. `bench-<N-1>` for cursor-storm boards.
 
-Runs with the project's settings and whatever DATABASE_URL / REDIS_URL the caller set:
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python -m bench.setup_ours
+Runs with the project's settings, so with the environment of the server it prepares:
+    DEBUG=1 .venv/bin/python -m bench.setup_ours        # for `make run` (SQLite under var/)
+    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python -m bench.setup_ours
+(with DEBUG off the settings need SECRET_KEY and ALLOWED_HOSTS, as in production; the
+PostgreSQL database must exist and be migrated: `make bench` does both).
 Prints one JSON line {"token", "user_id", "rooms"}.
 """
 import argparse

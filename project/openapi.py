@@ -9,7 +9,7 @@ from project.schema import ERROR
 
 # The error statuses an operation may answer besides the ones its view declares
 # (409 and the like are declared per view with ERROR).
-ALWAYS = ("401", "403", "500", "503")
+ALWAYS = ("401", "403", "406", "500", "503")
 # What each error status means here (the `code` in the body says exactly which error).
 DESCRIPTIONS = {
     "400": "`invalid` (a field: `field`, `fields`) or `bad_request` (not JSON).",
@@ -17,7 +17,9 @@ DESCRIPTIONS = {
     "403": "`forbidden`: not allowed, or a cookie write without the CSRF header.",
     "404": "`not_found`: no such object, or one the caller may not see.",
     "409": "`conflict`: the object changed; `data` holds its current state.",
+    "406": "`not_acceptable`: the Accept header names no type this endpoint answers in.",
     "413": "`too_large`: the body is over the limit.",
+    "415": "`unsupported_media_type`: the body is not JSON (Content-Type).",
     "429": "`rate_limited`: wait `retry_after` seconds (also the Retry-After header).",
     "500": "`internal`: a bug on our side, logged with its traceback.",
     "503": "`unavailable`: the database or Redis is unreachable; retry after `retry_after` seconds.",
@@ -59,7 +61,7 @@ class SessionScheme(OpenApiAuthenticationExtension):
 class ApiAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema plus the error statuses each operation can answer, all
     with the one error body: 400 (input: a body or parameters), 401, 403, 404 (a path
-    parameter, or a body naming objects), 413 (a body), 429 (writes), 500, 503."""
+    parameter, or a body naming objects), 406, 413 and 415 (a body), 429 (writes), 500, 503."""
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -74,7 +76,7 @@ class ApiAutoSchema(AutoSchema):
         if has_body or path_params:
             codes.append("404")
         if has_body:
-            codes.append("413")
+            codes += ["413", "415"]
         if self.method not in ("GET", "HEAD", "OPTIONS"):
             codes.append("429")
         for code in codes:
