@@ -30,7 +30,7 @@ leftovers() {
     [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
     [[ $(awk '{print $3}' "$dir/stat" 2>/dev/null) == Z ]] && continue
     cwd=$(readlink "$dir/cwd" 2>/dev/null || true)
-    cmd=$(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null || true)
+    cmd=$({ tr '\0' ' ' <"$dir/cmdline"; } 2>/dev/null || true)  # it may be gone meanwhile
     if [[ $cwd == "$clone" || $cwd == "$clone/"* || $cmd == *"$clone/"* ]]; then
       echo "$pid"
     fi
