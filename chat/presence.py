@@ -5,7 +5,7 @@ import time
 
 import orjson
 
-from realtime.presence import PU, P
+from realtime.presence import infos_key, members_key
 from realtime.redis import sync_client
 
 
@@ -18,12 +18,12 @@ def present_users_many(topics):
     now = time.time()
     with client.pipeline(transaction=False) as pipe:
         for topic in topics:
-            pipe.zrangebyscore(P + topic, now, "+inf")
+            pipe.zrangebyscore(members_key(topic), now, "+inf")
         id_lists = pipe.execute()
     with client.pipeline(transaction=False) as pipe:
         for topic, ids in zip(topics, id_lists, strict=True):
             if ids:
-                pipe.hmget(PU + topic, ids)
+                pipe.hmget(infos_key(topic), ids)
         infos = iter(pipe.execute())
     result = {}
     for topic, ids in zip(topics, id_lists, strict=True):

@@ -134,3 +134,120 @@ def celery_url(redis_url):
     if redis_url.startswith("unix://"):
         return "redis+socket://" + redis_url[len("unix://"):]
     return redis_url
+
+
+# --- Redis topologies: one server, Sentinel (high availability), Cluster (sharding) -----
+def _host_ports(name, default_port):
+    """[(host, port), ...] from a comma-separated `host:port` list (IPv6 as [addr]:port)."""
+    pairs = []
+    for item in get_list(name):
+        host, sep, port = item.rpartition(":")
+        if not sep:
+            host, port = item, str(default_port)
+        host = host.strip("[]")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ImproperlyConfigured(f"{name} must be host:port[,host:port...], got {item!r}")
+        pairs.append((host, int(port)))
+    return pairs
+
+
+def redis_topology(var_dir, *, testing):
+    """Which Redis the project uses, as a dict every Redis user is built from:
+
+      {"mode": "single", "url": ..., "socket": embedded socket or None}
+      {"mode": "sentinel", "sentinels": [(host, port)], "master": name, "password",
+       "sentinel_password", "tls", "db", "url"}
+      {"mode": "cluster", "nodes": [(host, port)], "password", "tls", "url"}
+
+    REDIS_CLUSTER_NODES or REDIS_SENTINELS (with REDIS_SENTINEL_MASTER) take precedence
+    over REDIS_URL; both at once is refused.  `url` in the last two modes only describes
+    the topology (/readyz, logs): no client is built from it.
+    """
+    sentinels = _host_ports("REDIS_SENTINELS", 26379)
+    nodes = _host_ports("REDIS_CLUSTER_NODES", 6379)
+    password = os.environ.get("REDIS_PASSWORD") or None
+    tls = get_bool("REDIS_TLS", default=False)
+    if sentinels and nodes:
+        raise ImproperlyConfigured("Set REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both")
+    if sentinels:
+        master = os.environ.get("REDIS_SENTINEL_MASTER", "").strip()
+        if not master:
+            raise ImproperlyConfigured("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER (the master's name)")
+        host, port = sentinels[0]
+        return {"mode": "sentinel", "sentinels": sentinels, "master": master,
+                "password": password, "tls": tls, "db": get_int("REDIS_DB", 0),
+                "sentinel_password": os.environ.get("REDIS_SENTINEL_PASSWORD") or None,
+                "url": f"redis+sentinel://{host}:{port}/{quote(master)}", "socket": None}
+    if nodes:
+        host, port = nodes[0]
+        return {"mode": "cluster", "nodes": nodes, "password": password, "tls": tls,
+                "url": f"redis+cluster://{host}:{port}", "socket": None}
+    url, sock = redis_url(var_dir, testing=testing)
+    return {"mode": "single", "url": url, "socket": sock}
+
+
+def channel_layer(topology, prefix):
+    """CHANNEL_LAYERS['default'] for a topology: channels_redis's pub/sub layer on one
+    server or through Sentinel (its own `sentinels` host form), our sharded pub/sub
+    layer (realtime.layers) on a Cluster, which channels_redis does not support."""
+    # socket_timeout None: redis-py 8's default 5 s timeout races a blocking read and
+    # silently drops subscribers (channels_redis#422).
+    if topology["mode"] == "cluster":
+        return {"BACKEND": "realtime.layers.RedisClusterChannelLayer",
+                "CONFIG": {"nodes": topology["nodes"], "password": topology["password"],
+                           "ssl": topology["tls"], "prefix": prefix}}
+    if topology["mode"] == "sentinel":
+        host = {"sentinels": topology["sentinels"], "master_name": topology["master"],
+                "sentinel_kwargs": sentinel_kwargs(topology), "socket_timeout": None,
+                "db": topology["db"]}
+        host.update(redis_auth_kwargs(topology))
+    else:
+        host = {"address": topology["url"], "socket_timeout": None}
+    return {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [host], "prefix": prefix}}
+
+
+def redis_auth_kwargs(topology):
+    """Password and TLS options for connections to Redis itself (not to sentinels)."""
+    options = {}
+    if topology.get("password"):
+        options["password"] = topology["password"]
+    if topology.get("tls"):
+        options["ssl"] = True
+    return options
+
+
+def sentinel_kwargs(topology):
+    """Options for connections to the sentinels (their own password; TLS like Redis's)."""
+    options = {}
+    if topology.get("sentinel_password"):
+        options["password"] = topology["sentinel_password"]
+    if topology.get("tls"):
+        options["ssl"] = True
+    return options
+
+
+def celery_broker(topology, explicit=None):
+    """(broker URL, extra transport options) for Celery.
+
+    An explicit CELERY_BROKER_URL (RabbitMQ in production) wins.  Otherwise the broker is
+    the project's Redis: one server's URL, or kombu's `sentinel://` transport, which
+    asks the sentinels for the master and follows a failover.  kombu has no Redis Cluster
+    transport (its queues span several keys in one transaction), so a cluster needs an
+    explicit broker."""
+    if explicit:
+        return explicit, {}
+    mode = topology["mode"]
+    if mode == "cluster":
+        raise ImproperlyConfigured(
+            "REDIS_CLUSTER_NODES needs CELERY_BROKER_URL (e.g. RabbitMQ): Celery has no "
+            "Redis Cluster transport")
+    if mode == "sentinel":
+        auth = f":{quote(topology['password'], safe='')}@" if topology.get("password") else ""
+        url = ";".join(f"sentinel://{auth}{f'[{host}]' if ':' in host else host}:{port}/{topology['db']}"
+                       for host, port in topology["sentinels"])
+        options = {"master_name": topology["master"]}
+        if topology.get("sentinel_password") or topology.get("tls"):
+            options["sentinel_kwargs"] = sentinel_kwargs(topology)
+        return url, options
+    return celery_url(topology["url"]), {}

@@ -104,31 +104,31 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, Celery ------------------------------------------
-REDIS_URL, EMBEDDED_REDIS_SOCKET = env.redis_url(VAR_DIR, testing=TESTING)
+# One server (REDIS_URL, or the embedded one), Sentinel (REDIS_SENTINELS +
+# REDIS_SENTINEL_MASTER) or Cluster (REDIS_CLUSTER_NODES): every Redis user below and in
+# realtime/redis.py is built from this one description (docs/scaling.md).
+REDIS_TOPOLOGY = env.redis_topology(VAR_DIR, testing=TESTING)
+REDIS_URL, EMBEDDED_REDIS_SOCKET = REDIS_TOPOLOGY["url"], REDIS_TOPOLOGY["socket"]
 
-CHANNEL_LAYERS = {
-    "default": {
-        # The pub/sub layer: one Redis subscription per process per topic (see
-        # realtime/hub.py) and nothing dropped by a per-channel capacity.
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {
-            # socket_timeout None: redis-py 8's default 5 s timeout races a blocking
-            # read and silently drops subscribers (channels_redis#422).
-            "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
-            "prefix": "sb",
-        },
-    }
-}
+# The pub/sub layer: one Redis subscription per process per topic (see realtime/hub.py)
+# and nothing dropped by a per-channel capacity; sharded pub/sub on a Cluster.
+CHANNEL_LAYERS = {"default": env.channel_layer(REDIS_TOPOLOGY, prefix="sb")}
 
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "sb",
+    } if REDIS_TOPOLOGY["mode"] == "single" else {
+        # Through realtime.redis's client, so the cache follows a failover or a cluster
+        # the same way presence and tickets do (Django's RedisCache takes URLs only).
+        "BACKEND": "realtime.redis.SharedClientCache",
+        "KEY_PREFIX": "sb",
     }
 }
 
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or env.celery_url(REDIS_URL)
+CELERY_BROKER_URL, _broker_options = env.celery_broker(
+    REDIS_TOPOLOGY, os.environ.get("CELERY_BROKER_URL"))
 CELERY_RESULT_BACKEND = None  # results are stored on our own models (IngestBatch).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -143,6 +143,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # visibility timeout instead of waiting for a worker restart.
     "unacked_restore_interval": 10,
     "unacked_restore_throttle": 1,
+    **_broker_options,  # Sentinel: the master's name (kombu's sentinel:// transport)
 }
 CELERY_TASK_ALWAYS_EAGER = env.get_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {

@@ -11,6 +11,7 @@ import math
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, DataError, InterfaceError, OperationalError
+from redis.exceptions import ClusterError, ReadOnlyError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -19,6 +20,11 @@ logger = logging.getLogger("realtime.errors")
 # Seconds a REST client is told to wait after a 503 `unavailable` (Retry-After and
 # `retry_after`): a database failover or a Redis restart takes a few seconds.
 UNAVAILABLE_RETRY_AFTER = 5
+# Redis failures that mean "not reachable right now" rather than a bug: a connection or
+# timeout, a primary demoted to replica mid-failover (READONLY), a cluster whose slot is
+# failing over (CLUSTERDOWN, TRYAGAIN, a slot no node covers yet).  docs/scaling.md.
+REDIS_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, ClusterError,
+                     TryAgainError, SlotNotCoveredError)
 
 
 class ProtocolError(Exception):
@@ -82,7 +88,7 @@ def error_payload(exc, *, context=""):
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable%s: %s", context, exc)
         return Unavailable().payload(), 503
-    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+    if isinstance(exc, REDIS_UNAVAILABLE):
         # Redis (throttles, tickets, presence) is down or restarting: nothing was written
         # by the caller yet, or what was is in the outbox; the client retries shortly.
         logger.warning("redis unavailable%s: %s", context, exc)

@@ -1,9 +1,11 @@
 """Presence in Redis: who is on a topic, one entry per user however many tabs.
 
 Per topic two sorted sets, scored by lease expiry (epoch seconds):
-  sb:pr:<topic>            member user id   -> the latest expiry of any of their connections
-  sb:prc:<topic>:<user>    member connection id -> that connection's expiry
-and a hash sb:pu:<topic> user id -> JSON {id, username, display_name}.
+  sb:pr:{<topic>}            member user id   -> the latest expiry of any of their connections
+  sb:prc:{<topic>}:<user>    member connection id -> that connection's expiry
+and a hash sb:pu:{<topic>} user id -> JSON {id, username, display_name}.
+The braces are a Redis Cluster hash tag: a topic's keys share one slot, so the scripts
+below (which touch all three) run on one node; different topics spread over the shards.
 Each server process renews its connections' leases every heartbeat; an entry whose
 process died simply expires (REALTIME_PRESENCE_TTL), and whichever process sweeps the
 topic first announces the leave.  Scripts keep join/leave atomic across processes.
@@ -74,8 +76,18 @@ return infos
 JOIN_SHA, LEAVE_SHA = script_sha(JOIN), script_sha(LEAVE)
 
 
+def members_key(topic):
+    """The sorted set of a topic's present users (see the module docstring)."""
+    return f"{P}{{{topic}}}"
+
+
+def infos_key(topic):
+    """The hash of a topic's present users' infos."""
+    return f"{PU}{{{topic}}}"
+
+
 def _keys(topic, user_id):
-    return [P + topic, f"{PC}{topic}:{user_id}", PU + topic]
+    return [members_key(topic), f"{PC}{{{topic}}}:{user_id}", infos_key(topic)]
 
 
 def _ttl():
@@ -129,7 +141,7 @@ async def present(topic, user_ids):
     """{user id: whether a live lease of theirs is on topic} (one round trip)."""
     if not user_ids:
         return {}
-    scores = await batched().execute("ZMSCORE", P + topic, *user_ids)
+    scores = await batched().execute("ZMSCORE", members_key(topic), *user_ids)
     now = time.time()
     return {user_id: score is not None and float(score) > now
             for user_id, score in zip(user_ids, scores, strict=True)}
@@ -137,17 +149,17 @@ async def present(topic, user_ids):
 
 async def sweep(topic):
     """Drops users whose leases all expired (their process died); returns their infos."""
-    gone = await async_client().eval(SWEEP, 2, P + topic, PU + topic, time.time())
+    gone = await async_client().eval(SWEEP, 2, members_key(topic), infos_key(topic), time.time())
     return [orjson.loads(info) for info in gone]
 
 
 async def members(topic):
     """The users present on a topic: [{id, username, display_name}, ...] by id."""
     client = async_client()
-    ids = await client.zrangebyscore(P + topic, time.time(), "+inf")
+    ids = await client.zrangebyscore(members_key(topic), time.time(), "+inf")
     if not ids:
         return []
-    return _users(await client.hmget(PU + topic, ids))
+    return _users(await client.hmget(infos_key(topic), ids))
 
 
 def _users(infos):

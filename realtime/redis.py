@@ -1,7 +1,12 @@
 """Redis clients for presence, tickets and instance leases (not the channel layer's).
 
 One sync client per process (threads share its pool) and one async client per event loop;
-the per-connection commands go through that loop's CommandBatcher.
+the per-connection commands go through that loop's CommandBatcher.  settings.REDIS_TOPOLOGY
+says what they talk to: one server, a Sentinel-managed primary (redis-py's
+SentinelConnectionPool asks the sentinels at each new connection, and drops a connection
+whose server answers READONLY, so a failover is followed without a restart), or a Redis
+Cluster (redis-py's RedisCluster: commands go to the slot's owner; a MOVED reply or a
+connection error refreshes the slot map).
 """
 
 import asyncio
@@ -12,11 +17,17 @@ import weakref
 import redis
 import redis.asyncio as aredis
 from django.conf import settings
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.asyncio.retry import Retry as AsyncRetry
+from redis.asyncio.sentinel import Sentinel as AsyncSentinel
+from redis.asyncio.sentinel import SentinelConnectionPool as AsyncSentinelPool
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelConnectionPool
+
+from project import env
 
 # Seconds a Redis command may take before it fails (never None here: these are short
 # commands, unlike the channel layer's blocking reads).
@@ -61,22 +72,91 @@ def _pool_options(retry_class):
             "retry": retry, "retry_on_error": []}
 
 
+class _BlockingSentinelPool(SentinelConnectionPool, redis.BlockingConnectionPool):
+    """Sentinel's pool with the blocking pool's queueing (see POOL_SIZE): Sentinel's own
+    methods resolve the master, the blocking pool hands out its connections."""
+
+
+class _AsyncBlockingSentinelPool(AsyncSentinelPool, aredis.BlockingConnectionPool):
+    """The asyncio twin of _BlockingSentinelPool."""
+
+
+def _cluster_options():
+    """RedisCluster's options: its own retry (which refreshes the slot map on a connection
+    error or MOVED), our timeouts, POOL_SIZE connections per node."""
+    topology = settings.REDIS_TOPOLOGY
+    return {"max_connections": POOL_SIZE, "socket_timeout": COMMAND_TIMEOUT,
+            "socket_connect_timeout": COMMAND_TIMEOUT,
+            # A failover leaves a shard's slots uncovered for a few seconds: the client
+            # must still start (and serve the other shards) meanwhile.
+            "require_full_coverage": False,
+            **env.redis_auth_kwargs(topology)}
+
+
+def _sentinel(sentinel_class):
+    topology = settings.REDIS_TOPOLOGY
+    return sentinel_class(topology["sentinels"], sentinel_kwargs={
+        "socket_timeout": COMMAND_TIMEOUT, "socket_connect_timeout": COMMAND_TIMEOUT,
+        **env.sentinel_kwargs(topology)})
+
+
 def sync_client():
+    """This process's sync client (threads share it), built on first use."""
     key = os.getpid()
     client = _sync.get(key)
     if client is None:
-        pool = redis.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options(Retry))
-        client = _sync[key] = redis.Redis(connection_pool=pool)
+        topology = settings.REDIS_TOPOLOGY
+        if topology["mode"] == "cluster":
+            client = redis.RedisCluster(startup_nodes=[redis.cluster.ClusterNode(host, port)
+                                                       for host, port in topology["nodes"]],
+                                        **_cluster_options())
+        elif topology["mode"] == "sentinel":
+            client = _sentinel(Sentinel).master_for(
+                topology["master"], redis_class=redis.Redis,
+                connection_pool_class=_BlockingSentinelPool, db=topology["db"],
+                **_pool_options(Retry), **env.redis_auth_kwargs(topology))
+        else:
+            pool = redis.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options(Retry))
+            client = redis.Redis(connection_pool=pool)
+        _sync[key] = client
     return client
 
 
 def async_client():
+    """This event loop's async client, built on first use."""
     loop = asyncio.get_running_loop()
     client = _async.get(loop)
     if client is None:
-        pool = aredis.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options(AsyncRetry))
-        client = _async[loop] = aredis.Redis(connection_pool=pool)
+        topology = settings.REDIS_TOPOLOGY
+        if topology["mode"] == "cluster":
+            client = aredis.RedisCluster(startup_nodes=[aredis.cluster.ClusterNode(host, port)
+                                                        for host, port in topology["nodes"]],
+                                         **_cluster_options())
+        elif topology["mode"] == "sentinel":
+            client = _sentinel(AsyncSentinel).master_for(
+                topology["master"], redis_class=aredis.Redis,
+                connection_pool_class=_AsyncBlockingSentinelPool, db=topology["db"],
+                **_pool_options(AsyncRetry), **env.redis_auth_kwargs(topology))
+        else:
+            pool = aredis.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options(AsyncRetry))
+            client = aredis.Redis(connection_pool=pool)
+        _async[loop] = client
     return client
+
+
+class _SharedClientCacheClient(RedisCacheClient):
+    def get_client(self, key=None, *, write=False):
+        return sync_client()
+
+
+class SharedClientCache(RedisCache):
+    """Django's Redis cache over sync_client(): used under Sentinel or Cluster, where
+    Django's own RedisCache (built from URLs) could not follow a failover or a slot map.
+    On a Cluster, get_many/set_many across slots are refused (nothing here uses them)."""
+
+    def __init__(self, server, params):
+        super().__init__(server or "shared", params)
+        self._class = _SharedClientCacheClient
 
 
 class CommandBatcher:

@@ -33,10 +33,14 @@ from realtime.redis import batched, sync_client
 
 logger = logging.getLogger("realtime.sessions")
 
-SNAPSHOT_PREFIX = "sb:sess:"  # digest of a session key -> user snapshot (JSON)
-TOMBSTONE_PREFIX = "sb:sess-gone:"  # digest -> 1 while a deleted session's writes may race
-USER_SNAPSHOTS_PREFIX = "sb:user-sess:"  # user id -> set of digests with a snapshot
-USER_GENERATION_PREFIX = "sb:user-gen:"  # user id -> bumped whenever their snapshots drop
+# Every key below carries the hash tag {sess}: on a Redis Cluster they live in one slot,
+# because the scripts tie a session's keys (read by digest alone, at connect) to its
+# user's keys (FORGET_USER deletes snapshots it finds in a set).  One shard serves them:
+# one GET per browser connect, far below a node's rate (docs/scaling.md).
+SNAPSHOT_PREFIX = "sb:{sess}:snap:"  # digest of a session key -> user snapshot (JSON)
+TOMBSTONE_PREFIX = "sb:{sess}:gone:"  # digest -> 1 while a deleted session's writes may race
+USER_SNAPSHOTS_PREFIX = "sb:{sess}:user:"  # user id -> set of digests with a snapshot
+USER_GENERATION_PREFIX = "sb:{sess}:gen:"  # user id -> bumped whenever their snapshots drop
 
 # KEYS: snapshot, tombstone, user generation, user's set.  ARGV: value, ttl, generation as
 # read before the user was loaded, digest.  Writes only if nothing dropped it meanwhile.
