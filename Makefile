@@ -19,7 +19,19 @@ $(STAMP): requirements.txt
 run: venv
 	DEBUG=$${DEBUG:-1} exec $(PY) -m project.stack
 
-test: venv
+# axe-core, a test-only npm package the browser tests inject into every page (tests/e2e/axe.py),
+# installed with Debian's npm into a gitignored folder; the stamp names the pinned version, so
+# changing AXE_VERSION reinstalls.
+AXE_VERSION := 4.14.1
+AXE_DIR := tests/e2e/.axe
+AXE_STAMP := $(AXE_DIR)/.installed-$(AXE_VERSION)
+
+$(AXE_STAMP):
+	@command -v npm >/dev/null || { echo "npm is missing: install nodejs and npm (apt-get install nodejs npm); the tests need node and axe-core"; exit 1; }
+	npm install --prefix $(AXE_DIR) --no-audit --no-fund --no-save --silent axe-core@$(AXE_VERSION)
+	@touch $(AXE_STAMP)
+
+test: venv $(AXE_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-faults: venv
