@@ -28,7 +28,8 @@ def test_a_page_that_was_offline_gets_each_missed_event_once_in_order(open_page,
     assert page.evaluate(SUBSCRIBE, topic) == 0
     for n in range(3):
         publish(topic, "notification", {"n": n})
-    page.wait_for_function("window.got.length === 3")
+    # A function, not an expression string: Playwright eval()s a string, which the CSP forbids.
+    page.wait_for_function("() => window.got.length === 3")
     page.context.set_offline(True)
     expect(page.locator("#conn-status")).not_to_have_attribute("data-state", "connected")
     for n in range(3, 7):
@@ -36,7 +37,7 @@ def test_a_page_that_was_offline_gets_each_missed_event_once_in_order(open_page,
     page.wait_for_timeout(300)
     page.context.set_offline(False)
     connected(page)
-    page.wait_for_function("window.got.length >= 7")
+    page.wait_for_function("() => window.got.length >= 7")
     page.wait_for_timeout(300)  # nothing more (no duplicate) arrives
     assert page.evaluate("window.got") == [1, 2, 3, 4, 5, 6, 7]
     assert page.evaluate("window.resyncs") == 0
