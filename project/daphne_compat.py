@@ -1,11 +1,38 @@
-"""daphne fixes: RFC 6455 close codes (1001, 1008, 1009, 1011), and no per-frame log formatting.
+"""daphne fixes: RFC 6455 close codes (1001, 1008, 1009, 1011), backpressure on `send()`,
+and no per-frame log formatting.
 
 Autobahn (under daphne) refuses any application close code but 1000 and 3000-4999, so a
 `websocket.close` with 1001 (going away), 1009 (message too big) or 1011 (server error)
 raises and the TCP connection is dropped without a close frame.  RFC 6455 §7.4.1 defines
 these codes for endpoints; autobahn's own sendCloseFrame sends them fine.  uvicorn needs
 no such help.
+
+Backpressure: daphne's `send()` hands each frame to Twisted and returns at once, and the
+transport buffers whatever the peer does not read -- without bound, so a socket that never
+reads made the process hold every byte sent to it, and the application never saw a slow
+client.  Twisted's own mechanism fixes it: a streaming producer registered on the
+transport (IPushProducer) is paused when the transport's buffer passes its bufferSize
+(64 KiB) and resumed once the buffer is written out.  Each WebSocket registers a
+_WriteGate as that producer (in place of the HTTP channel that handed it the transport),
+and the application's `send()` of a frame returns only while the gate is open -- as under
+uvicorn, whose websockets-sansio `send()` waits while the transport is paused.  The
+consumer's send queue (realtime/send_queue.py) then sees the bytes a client leaves
+unread, and closes it 4503.
 """
+
+import asyncio
+import logging
+
+try:
+    from twisted.internet.interfaces import IPushProducer
+    from zope.interface import implementer
+except ImportError:  # no daphne here (uvicorn only): patch() does nothing
+    IPushProducer = None
+
+    def implementer(interface):
+        return lambda cls: cls
+
+logger = logging.getLogger("project.daphne_compat")
 
 # Codes RFC 6455 lets an endpoint send that autobahn's sendClose() refuses.
 RFC_ENDPOINT_CODES = {1001, 1008, 1009, 1011}
@@ -27,8 +54,69 @@ def patch():
             original(self, code)
 
     WebSocketProtocol.serverClose = server_close
+    _add_backpressure(WebSocketProtocol)
     WebSocketProtocol._switchboard_patched = True
     _quiet_autobahn_highlighting()
+
+
+@implementer(IPushProducer)
+class _WriteGate:
+    """The producer of one daphne WebSocket's transport: closed while the transport's
+    buffer is over its high-water mark.  Twisted calls these on the event loop's thread
+    (daphne runs Twisted on asyncio), so a plain future wakes the waiting `send()`."""
+
+    __slots__ = ("paused", "waiter")
+
+    def __init__(self):
+        self.paused = False
+        self.waiter = None  # created only when a send() waits: idle sockets hold none
+
+    def pauseProducing(self):
+        self.paused = True
+
+    def resumeProducing(self):
+        self.paused = False
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # The connection is gone: nothing will drain, let the waiting send() return.
+    stopProducing = resumeProducing
+
+    async def wait(self):
+        """Returns once the transport's buffer is back under the mark (or it is gone)."""
+        while self.paused:
+            if self.waiter is None or self.waiter.done():
+                self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
+
+
+def _add_backpressure(WebSocketProtocol):
+    from daphne.server import Server
+
+    original_connect = WebSocketProtocol.onConnect
+
+    def on_connect(self, request):
+        # The handshake has arrived: the transport is this protocol's now.
+        gate = _WriteGate()
+        try:
+            self.transport.unregisterProducer()  # the HTTP channel it came through
+            self.transport.registerProducer(gate, True)
+            self._switchboard_gate = gate
+        except Exception:  # a transport without producers: no backpressure, say so
+            logger.warning("no write backpressure on %r", self.transport)
+        return original_connect(self, request)
+
+    original_reply = Server.handle_reply
+
+    async def handle_reply(self, protocol, message):
+        await original_reply(self, protocol, message)
+        gate = getattr(protocol, "_switchboard_gate", None)
+        if gate is not None and gate.paused and message.get("type") == "websocket.send":
+            await gate.wait()
+
+    WebSocketProtocol.onConnect = on_connect
+    Server.handle_reply = handle_reply
 
 
 def _quiet_autobahn_highlighting():

@@ -5,7 +5,16 @@ the same name (tests shorten the timers this way for the server processes they s
 docs/protocol.md lists the same values for clients.
 """
 
+import os
+import sys
+
 from project.env import get_float, get_int
+
+# The test suite opens every socket from one address, hundreds a minute, in one Redis: the
+# per-address limits below default to off there; the tests of those limits set them
+# (tests/realtime/test_connection_caps.py).  Production and `make run` get the real values.
+_TESTING = "pytest" in sys.modules or os.environ.get("SWITCHBOARD_TESTING") == "1"
+_UNLIMITED = 1_000_000
 
 # Largest text frame accepted (bytes).  A whiteboard stroke of 5,000 points with integer
 # coordinates is ~55 KB (the browser client rounds points), a chat message 4,000 chars;
@@ -19,6 +28,14 @@ REALTIME_RATE_BURST = get_int("REALTIME_RATE_BURST", 100)
 # A client still flooding this long after its first rate_limited error is closed (4429):
 # a well-behaved client backs off within a second, a runaway loop never does.
 REALTIME_FLOOD_CLOSE_AFTER = get_float("REALTIME_FLOOD_CLOSE_AFTER", 5.0)
+# ...and so is one that runs up this many rate_limited answers in one flood, however
+# fast: a client honouring retry_after gets a handful; a burst of 1,000 frames is a loop
+# ignoring them, and each answer costs an error frame.
+REALTIME_FLOOD_CLOSE_FRAMES = get_int("REALTIME_FLOOD_CLOSE_FRAMES", 100)
+# Anonymous sockets only read (subscribe, ping, presence): 10 frames/s with a burst of 20
+# covers a page subscribing to its topics at once.
+REALTIME_ANONYMOUS_RATE_PER_SECOND = get_float("REALTIME_ANONYMOUS_RATE_PER_SECOND", 10.0)
+REALTIME_ANONYMOUS_RATE_BURST = get_int("REALTIME_ANONYMOUS_RATE_BURST", 20)
 
 # Topics per connection: a UI page uses a handful; 200 leaves room for dashboards while
 # bounding the per-connection memory and subscribe work.
@@ -61,19 +78,58 @@ REALTIME_TICKET_TTL = get_int("REALTIME_TICKET_TTL", 30)
 # refreshes ahead of it on its own; a reconnect is never needed).
 REALTIME_AUTH_MAX_AGE = get_int("REALTIME_AUTH_MAX_AGE", 3600)
 
-# Frames waiting to be written to one client.  Beyond this the client is not reading
-# (or its network cannot keep up): it is closed 4503 so its buffer stays bounded and
-# nobody else slows down.
-REALTIME_SEND_QUEUE_LIMIT = get_int("REALTIME_SEND_QUEUE_LIMIT", 1000)
+# Bytes waiting to be written to one client (frames queued in the process and the one
+# the server has not yet taken).  Bytes, not frames: one frame may be 100 bytes or 100 KB,
+# and memory is what must be bounded.  1 MiB is a few seconds of the busiest topic for a
+# client on a slow link; a client over it that does not catch up within the grace below is
+# not reading (or its network cannot keep up): it is closed 4503, so its buffer stays
+# bounded and nobody else slows down.  The server's own transport buffer holds at most its
+# high-water mark on top (64 KiB; under daphne too, project/daphne_compat.py).
+REALTIME_SEND_QUEUE_BYTES = get_int("REALTIME_SEND_QUEUE_BYTES", 1024 * 1024)
 
-# ...but only once the queue has stayed over that limit this long: a burst (several
-# 500-event layer messages handled in one loop turn) can fill a reading client's queue
-# for a moment, and its writer drains it within milliseconds.  A client that does not
-# read stays over the limit and is closed at the next frame after this.
+# ...but only once the queue has stayed over that bound this long (or a resume has waited
+# this long for its page to be written with no frame written meanwhile): a burst
+# (several 500-event layer messages handled in one loop turn) can fill a reading client's
+# queue for a moment, and its writer drains it within milliseconds.
+# A client that does not read stays over and is closed 4503.
 REALTIME_SEND_QUEUE_GRACE_SECONDS = get_float("REALTIME_SEND_QUEUE_GRACE_SECONDS", 0.5)
 
-# Whatever the grace, a queue this many times the limit is closed at once (memory bound).
-REALTIME_SEND_QUEUE_HARD_FACTOR = get_int("REALTIME_SEND_QUEUE_HARD_FACTOR", 10)
+# Whatever the grace, a queue this many times the bound is closed at once (memory bound:
+# 4 MiB per socket at worst, for at most the grace).
+REALTIME_SEND_QUEUE_HARD_FACTOR = get_int("REALTIME_SEND_QUEUE_HARD_FACTOR", 4)
+
+# A resume (subscribe with `since`) is replayed in pages of about this many bytes of
+# events, the next page read from the outbox only once the previous one has been written
+# to the socket (the queue back under the low-water mark below).  One subscribe frame
+# thus holds at most a page (plus one event: a page has at least one) in memory, instead
+# of up to REALTIME_MAX_REPLAY events of up to 256 KB each.  256 KiB: a few database
+# round trips per MB replayed, and small enough to sit in memory for every resuming socket.
+REALTIME_RESUME_PAGE_BYTES = get_int("REALTIME_RESUME_PAGE_BYTES", 256 * 1024)
+# The next page is read when the queue holds less than this: a quarter page keeps the
+# socket busy while the next page is read, without holding two pages.
+REALTIME_RESUME_LOW_WATER_BYTES = REALTIME_RESUME_PAGE_BYTES // 4
+# Live events of a topic arriving while its resume is replayed wait (they follow the
+# replay and the reply).  Past this many bytes the subscribe gives up the replay: the
+# reply says `recovered: false` with the current seq (the client refetches over REST)
+# and live events follow from there, so a busy topic cannot grow a slow resumer's buffer.
+REALTIME_SUBSCRIBE_BUFFER_BYTES = get_int("REALTIME_SUBSCRIBE_BUFFER_BYTES", 1024 * 1024)
+
+# Open sockets per client address (realtime.client_address), counted across every server
+# process in Redis (leases renewed by the heartbeat, so a killed process's count heals
+# within 2 heartbeats).  50: a household or a small office behind one NAT, each with a
+# few tabs; beyond it the handshake is refused (close 4429, no Connection row written).
+REALTIME_MAX_CONNECTIONS_PER_IP = get_int("REALTIME_MAX_CONNECTIONS_PER_IP",
+                                          _UNLIMITED if _TESTING else 50)
+# Anonymous sockets per address: anonymous readers cost the same and prove nothing, and
+# a page opens one socket; 20 leaves room for a few people behind one NAT.
+REALTIME_MAX_ANONYMOUS_CONNECTIONS_PER_IP = get_int("REALTIME_MAX_ANONYMOUS_CONNECTIONS_PER_IP",
+                                                    _UNLIMITED if _TESTING else 20)
+# Handshakes per address per window (refused: close 4429).  A connect costs a Redis round
+# trip and a Connection row; clients reconnect with backoff, so a browser makes a few a
+# minute even through a deploy.  60 per 10 s lets 50 tabs behind one NAT reconnect at
+# once after a restart, and stops a loop that opens sockets as fast as it can.
+REALTIME_HANDSHAKES_PER_IP = get_int("REALTIME_HANDSHAKES_PER_IP", _UNLIMITED if _TESTING else 60)
+REALTIME_HANDSHAKE_WINDOW_SECONDS = get_int("REALTIME_HANDSHAKE_WINDOW_SECONDS", 10)
 
 # Connection rows whose process has not refreshed them for this long are closed by the
 # sweep task (a killed server cannot close its own).

@@ -4,16 +4,17 @@ Not a channels consumer: channels' dispatch hops to a thread before every messag
 (close_old_connections), the largest single cost of a broadcast.  Here the event loop
 only parses, checks and routes; ORM work crosses to threads in realtime.store.run_sync.
 
-Every frame passes the checks in a fixed order before any handler: parse, authenticate,
-authorize the topic, throttle, dispatch.  Frames of one connection are handled one at a
-time, so replies come in request order.
+Every frame passes the checks in a fixed order before any handler: size, parse, rate
+limit, authenticate, authorize the topic, dispatch -- the checks that cost nothing come
+first, so a flood is refused before it costs a database query or a Redis command.  Frames
+of one connection are handled one at a time, so replies come in request order.  Outgoing
+frames wait in a send queue bounded in bytes (realtime/send_queue.py).
 """
 
 import asyncio
 import logging
 import time
 import uuid
-from collections import deque
 
 import orjson
 from django.conf import settings
@@ -24,6 +25,7 @@ from realtime.client_address import client_address
 from realtime.hub import get_hub
 from realtime.limits import TokenBucket
 from realtime.registry import ActionRequest, actions, parse_topic, topic_kinds
+from realtime.send_queue import ClientGone, SendQueue
 
 logger = logging.getLogger("realtime.consumer")
 
@@ -35,10 +37,7 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_IDLE = 4408
 CLOSE_FLOOD = 4429
 CLOSE_SLOW_CONSUMER = 4503
-_CLOSE = object()
 MAX_REQUEST_ID_LENGTH = 64
-# Frames one writer sends before letting other sockets' writers run (fairness in a burst).
-WRITER_YIELD_EVERY = 16
 
 
 class RealtimeConsumer:
@@ -48,8 +47,8 @@ class RealtimeConsumer:
     process are its largest memory (docs/performance.md)."""
 
     __slots__ = ("scope", "_send", "id", "user", "user_id", "user_info", "subs", "state", "authz",
-                 "bucket", "last_frame_at", "out", "over_since", "closing", "cleaned_up",
-                 "close_code", "hub", "writer", "cred", "auth_expires", "started")
+                 "bucket", "last_frame_at", "out", "closing", "cleaned_up",
+                 "close_code", "hub", "cred", "auth_expires", "started")
 
     def __init__(self, scope, send):
         self.scope = scope
@@ -63,13 +62,11 @@ class RealtimeConsumer:
         self.authz = {}  # (topic, access) -> (expires, exception or None)
         self.bucket = TokenBucket()
         self.last_frame_at = time.monotonic()
-        self.out = None  # a deque while frames wait to be written
-        self.over_since = None  # when the queue reached REALTIME_SEND_QUEUE_LIMIT
+        self.out = None  # a SendQueue while frames wait to be written
         self.closing = False
         self.cleaned_up = False
         self.close_code = None
         self.hub = None
-        self.writer = None
         self.cred = None  # the credential it stands on (realtime.session_auth)
         self.auth_expires = None  # monotonic time its identity expires (None: anonymous)
         self.started = time.monotonic()
@@ -132,6 +129,9 @@ class RealtimeConsumer:
             self.auth_expires = session_auth.expires_at(info)
         else:
             self.user = user
+            # Anonymous sockets only read: a tighter rate (limits before work).
+            self.bucket = TokenBucket(settings.REALTIME_ANONYMOUS_RATE_PER_SECOND,
+                                      settings.REALTIME_ANONYMOUS_RATE_BURST)
         self.hub = await get_hub()
         agent = dict(self.scope.get("headers", [])).get(b"user-agent", b"").decode("latin-1")
         self.hub.connlog.opened(connection_id=self.id, user_id=self.user_id,
@@ -158,43 +158,29 @@ class RealtimeConsumer:
 
     # --- output ----------------------------------------------------------------------
     def send_frame(self, text):
-        """Queues a text frame; a client whose queue stays full is closed 4503."""
+        """Queues a text frame; a client that does not keep up is closed 4503."""
         if self.closing:
             return
         out = self.out
         if out is None:
-            out = self.out = deque()
-            self.over_since = None
-        elif len(out) < settings.REALTIME_SEND_QUEUE_LIMIT:
-            self.over_since = None
-        elif self._over_limit(len(out)):
-            self._close_slow()
-            return
-        out.append(text)
-        self._start_writer()
+            out = self.out = SendQueue(self, self._send)
+        if not out.put(text):
+            self.too_slow()
 
-    def _over_limit(self, queued):
-        """Whether a queue at or over the limit means a client that does not keep up: it
-        has stayed there REALTIME_SEND_QUEUE_GRACE_SECONDS, or passed the hard bound."""
-        now = time.monotonic()
-        if self.over_since is None:
-            self.over_since = now
-            # No later frame may come to notice that it stayed full: look again then.
-            asyncio.get_running_loop().call_later(
-                settings.REALTIME_SEND_QUEUE_GRACE_SECONDS, self._recheck_queue, now)
-        return (now - self.over_since > settings.REALTIME_SEND_QUEUE_GRACE_SECONDS
-                or queued >= settings.REALTIME_SEND_QUEUE_LIMIT * settings.REALTIME_SEND_QUEUE_HARD_FACTOR)
-
-    def _recheck_queue(self, since):
-        """The grace after the queue reached the limit at `since`: still full, it is closed."""
-        out = self.out
-        if (not self.closing and self.over_since == since and out is not None
-                and len(out) >= settings.REALTIME_SEND_QUEUE_LIMIT):
-            self._close_slow()
-
-    def _close_slow(self):
+    def too_slow(self):
+        """Called by the send queue when the client has not kept up: close 4503."""
         logger.warning("connection %s is not reading; closing it", self.id)
         self.abort(CLOSE_SLOW_CONSUMER)
+
+    async def wait_written(self, low_water):
+        """Called by a paged resume before it reads the next page: returns once at most
+        `low_water` bytes wait for this client.  A client that takes no frame for the grace
+        period is closed 4503; raises ClientGone when the socket is closed or closing."""
+        out = self.out
+        if out is not None and not await out.wait_written(low_water) and not self.closing:
+            self.too_slow()
+        if self.closing:
+            raise ClientGone()
 
     def send_json(self, obj):
         self.send_frame(orjson.dumps(obj).decode())
@@ -205,15 +191,8 @@ class RealtimeConsumer:
             self.closing = True
             self.close_code = code
             if self.out is None:
-                self.out = deque()
-            self.out.append((_CLOSE, code))
-            self._start_writer()
-
-    def _start_writer(self):
-        """Runs the writer unless it is running: it drains the queue and ends, so an idle
-        connection holds no task (memory per idle socket) and frames keep their order."""
-        if self.writer is None or self.writer.done():
-            self.writer = asyncio.ensure_future(self._write_loop())
+                self.out = SendQueue(self, self._send)
+            self.out.put_close(code)
 
     def abort(self, code):
         """Closes at once, dropping queued frames: the writer may be stuck in send() on a
@@ -224,9 +203,9 @@ class RealtimeConsumer:
         metrics.CLOSES.labels(str(code)).inc()
         self.closing = True
         self.close_code = code
-        self.out = None
-        if self.writer is not None:
-            self.writer.cancel()
+        out, self.out = self.out, None
+        if out is not None:
+            out.cancel()
         asyncio.ensure_future(self._send_close(code))
         # Release everything server-side now (hub, presence, the Connection row): the
         # transport itself may linger until the peer's TCP goes, but holds nothing more.
@@ -238,37 +217,23 @@ class RealtimeConsumer:
         except Exception:  # already gone: the receive side cleans up
             pass
 
-    async def _write_loop(self):
-        out, send = self.out, self._send
-        written = 0
-        try:
-            while out:
-                item = out.popleft()
-                if type(item) is tuple and item[0] is _CLOSE:
-                    out.clear()
-                    await send({"type": "websocket.close", "code": item[1]})
-                    return
-                await send({"type": "websocket.send", "text": item})
-                written += 1
-                if written % WRITER_YIELD_EVERY == 0:
-                    # daphne's send never pauses: without this a burst to one socket
-                    # would starve every other socket's writer until it drained.
-                    await asyncio.sleep(0)
-            if self.out is out:
-                self.out = None  # drained: an idle socket keeps no queue
-        except Exception:  # the socket is gone; the receive side cleans up
-            self.closing = True
-
     # --- input -------------------------------------------------------------------------
     async def on_frame(self, text, data):
+        """One frame through the checks, in order: size (close 1009), parse (JSON object,
+        known action, well-formed fields), rate limit (close 4429 for a flood), then
+        authentication and authorization, then the handler.  Every frame within the size
+        takes a token, so a flood of garbage is closed like any other; but the answer names
+        the first check a frame fails, so a malformed one is told what is wrong with it."""
         self.last_frame_at = time.monotonic()
-        allowed = self.bucket.take()
-        if not allowed and self.bucket.flooding_for() > settings.REALTIME_FLOOD_CLOSE_AFTER:
-            self.close(CLOSE_FLOOD)
-            return
         if text is not None and len(text) > settings.REALTIME_MAX_FRAME_BYTES // 4 \
                 and len(text.encode()) > settings.REALTIME_MAX_FRAME_BYTES:
             self.close(CLOSE_TOO_BIG)
+            return
+        bucket = self.bucket
+        allowed = bucket.take()
+        if not allowed and (bucket.flooding_for() > settings.REALTIME_FLOOD_CLOSE_AFTER
+                            or bucket.refused > settings.REALTIME_FLOOD_CLOSE_FRAMES):
+            self.close(CLOSE_FLOOD)
             return
         request_id = None
         try:
@@ -276,31 +241,25 @@ class RealtimeConsumer:
                 raise errors.BadRequest("Binary frames are not accepted; send JSON text.")
             frame = _parse(text)
             request_id = _request_id(frame)
-            request = await self.check(frame, request_id, allowed)
+            name, action, data = _action(frame)
+            if not allowed:
+                raise errors.RateLimited(retry_after=bucket.retry_after())
+            request = await self.check(frame, name, action, data, request_id)
             metrics.FRAMES_IN.labels(request.action).inc()
             result = await self.dispatch(request)
             if request_id is not None:
                 self.send_json({"type": "reply", "request_id": request_id, "data": result or {}})
             if request.action == "subscribe":
                 self.hub.finish_subscribe(self, request.topic)
+        except ClientGone:
+            return  # closed while it waited to write: nobody to answer
         except Exception as exc:
             body, _ = errors.error_payload(exc, context=f" on connection {self.id}")
             metrics.ERRORS.labels(body["code"]).inc()
             self.send_json({"type": "error", "request_id": request_id, "error": body})
 
-    async def check(self, frame, request_id, allowed):
-        """parse -> authenticate -> authorize -> throttle; returns the ActionRequest."""
-        name = frame.get("action")
-        if not isinstance(name, str):
-            raise errors.Invalid("action must be a string.", field="action")
-        action = actions.get(name)
-        if action is None:
-            raise errors.UnknownAction(f"No action {name[:64]!r}.", field="action")
-        data = frame.get("data", {})
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise errors.Invalid("data must be an object.", field="data")
+    async def check(self, frame, name, action, data, request_id):
+        """authenticate -> authorize (after the free checks: on_frame); the ActionRequest."""
         # authenticate (against the fresh user while a change to it is being applied)
         if self.user_id is not None and self.user_id in self.hub.rechecking:
             await session_auth.wait_for_recheck(self)
@@ -316,9 +275,6 @@ class RealtimeConsumer:
             if action.requires_subscription and topic not in self.subs:
                 raise errors.NotSubscribed(f"Subscribe to {topic} first.", field="topic")
             await self.authorize(topic, kind, key, action.access, fresh=name == "subscribe")
-        # throttle
-        if not allowed:
-            raise errors.RateLimited(retry_after=self.bucket.retry_after())
         return ActionRequest(name, request_id, topic, kind, key, data, self.user, self.id,
                              self.state, self)
 
@@ -373,6 +329,22 @@ def _parse(text):
     if not isinstance(frame, dict):
         raise errors.BadRequest("The frame must be a JSON object.")
     return frame
+
+
+def _action(frame):
+    """(name, registered action, data) of a parsed frame, or the error saying what is wrong."""
+    name = frame.get("action")
+    if not isinstance(name, str):
+        raise errors.Invalid("action must be a string.", field="action")
+    action = actions.get(name)
+    if action is None:
+        raise errors.UnknownAction(f"No action {name[:64]!r}.", field="action")
+    data = frame.get("data", {})
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise errors.Invalid("data must be an object.", field="data")
+    return name, action, data
 
 
 def _request_id(frame):

@@ -19,7 +19,14 @@ obtain one, and a client that sends no Origin is not a browser page.
 site's own origin as this request sees it (an ALLOWED_HOSTS Host header, at https when
 SECURE_PROXY_SSL_HEADER says so or the socket is wss), or be one of CSRF_TRUSTED_ORIGINS.
 `http://localhost:6666` is not the origin of a site served at `http://localhost:8000`.
+
+Per-address limits (realtime.limits) come right after the origin check, before the session
+is read or the ticket redeemed: over the handshake rate or the socket cap, the socket is
+accepted and closed at once with 4429 (a browser sees a close code, never an HTTP status),
+no Connection row written.  The socket's lease is released when it ends, however it ends.
 """
+
+import logging
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -27,12 +34,16 @@ from django.http import HttpRequest
 from django.http.cookie import parse_cookie
 from django.middleware.csrf import CsrfViewMiddleware
 
+from realtime import limits
 from realtime.auth import origin_from_scope, ticket_from_scope
-from realtime.consumer import RealtimeConsumer
+from realtime.client_address import client_address
+from realtime.consumer import CLOSE_FLOOD, CLOSE_SERVER_ERROR, RealtimeConsumer
 from realtime.sessions import session_user
 
 PATHS = ("/ws/", "/ws")
 ANONYMOUS = AnonymousUser()  # stateless: one for every anonymous socket
+
+logger = logging.getLogger("realtime.endpoint")
 
 
 async def websocket_app(scope, receive, send):
@@ -46,13 +57,31 @@ async def websocket_app(scope, receive, send):
             return await _deny(receive, send)
     elif not origin_verified(scope, origin):
         return await _deny(receive, send)
-    user = ANONYMOUS
-    if not ticket:  # a ticket decides who connects: the consumer redeems it
-        session_key = _session_key(scope)
-        if session_key:
+    session_key = None if ticket else _session_key(scope)
+    address = client_address(scope)
+    consumer = RealtimeConsumer(scope, send)
+    try:
+        # Without a ticket or a session cookie it can only be anonymous: the tighter cap.
+        lease = await limits.admit(address, consumer.id, anonymous=not ticket and not session_key)
+    except Exception:
+        logger.exception("address limits unavailable")  # Redis down: refuse as connect does
+        return await _refuse(receive, send, CLOSE_SERVER_ERROR)
+    try:
+        if isinstance(lease, str):
+            logger.warning("refused a socket from %s: %s", address, lease)
+            return await _refuse(receive, send, CLOSE_FLOOD)
+        user = ANONYMOUS
+        if session_key:  # a ticket decides who connects: the consumer redeems it
             user = await session_user(session_key)
-    scope = dict(scope, realtime_origin=origin, realtime_ticket=ticket, user=user)
-    await RealtimeConsumer(scope, send).run(receive)
+            if not getattr(user, "is_authenticated", False) and not await lease.demote():
+                logger.warning("refused a socket from %s: %s", address, limits.REFUSALS[3])
+                return await _refuse(receive, send, CLOSE_FLOOD)
+        consumer.scope = dict(scope, realtime_origin=origin, realtime_ticket=ticket, user=user,
+                              realtime_lease=lease)
+        await consumer.run(receive)
+    finally:
+        if not isinstance(lease, str):
+            await lease.release()
 
 
 class HandshakeRequest(HttpRequest):
@@ -92,6 +121,14 @@ def _session_key(scope):
         if name == b"cookie":
             return parse_cookie(value.decode("latin-1")).get(settings.SESSION_COOKIE_NAME)
     return None
+
+
+async def _refuse(receive, send, code):
+    """Accepts and closes with `code` (the client sees why and backs off), writing nothing."""
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": code})
 
 
 async def _deny(receive, send):

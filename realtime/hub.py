@@ -28,7 +28,6 @@ from realtime.connlog import ConnectionLog
 from realtime.maintenance import MaintenanceMixin
 from realtime.ordering import OrderingMixin
 from realtime.publish import apublish, direct_frame
-from realtime.publish import frame as make_frame
 from realtime.registry import topic_group, topic_kinds
 from realtime.subscriptions import Subscription
 
@@ -146,7 +145,10 @@ class Hub(OrderingMixin, MaintenanceMixin):
 
     async def subscribe(self, conn, topic, since):
         """Joins conn to topic; replays what it missed since `since` when still in the
-        window; returns the reply data.  Live events arriving meanwhile are buffered."""
+        window, page by page as the socket takes them (_replay); returns the reply data.
+        Live events arriving meanwhile are buffered, up to REALTIME_SUBSCRIBE_BUFFER_BYTES:
+        past it the replay is given up and the reply says `recovered: false` at the
+        latest seq (the client refetches; live events follow from there, gap-free)."""
         resubscribe = topic in conn.subs
         sub = conn.subs.get(topic)
         if sub is None:
@@ -174,8 +176,12 @@ class Hub(OrderingMixin, MaintenanceMixin):
         if self.topic_last.get(topic) is None or self.topic_last[topic] < latest:
             self.topic_last[topic] = latest
         recovered = replay is not None
-        for seq, event, data in replay or ():
-            conn.send_frame(make_frame(topic, event, seq, data))
+        if replay:
+            try:
+                recovered = await self._replay(conn, sub, since, latest, replay)
+            except BaseException:
+                await self.unsubscribe(conn, topic)
+                raise
         sub.last = latest
         kind = topic_kinds[topic.split(":", 1)[0]]
         members = []
@@ -192,7 +198,36 @@ class Hub(OrderingMixin, MaintenanceMixin):
                 # Redis down: undo, or the half-made subscription buffers events forever.
                 await self.unsubscribe(conn, topic)
                 raise
+        if sub.overflowed or not recovered and replay:
+            # Given up: what was buffered is dropped, the client starts over at the seq this
+            # process has delivered (every buffered event is at or below it).
+            latest = max(latest, self.topic_last.get(topic) or 0)
+            sub.last, sub.buffer, sub.buffered_bytes, sub.overflowed = latest, [], 0, False
+            recovered = False
         return {"seq": latest, "recovered": recovered, "presence": members}
+
+    async def _replay(self, conn, sub, since, latest, page):
+        """Sends the events after `since` up to `latest`, starting with `page`, reading each
+        next page (store.events_page) only once the socket has taken the previous one but
+        REALTIME_RESUME_LOW_WATER_BYTES: one resume holds about a page in memory, however
+        many events it replays.  True when all were sent; False when the live buffer
+        overflowed or the outbox lost some meanwhile (pruned).  Raises ClientGone (through
+        conn.wait_written) when the client stops reading: it was closed 4503."""
+        topic, sent = sub.topic, since
+        while True:
+            for seq, text in page:
+                if seq != sent + 1:
+                    return False
+                conn.send_frame(text)
+                sent = seq
+            if sent >= latest:
+                return True
+            await conn.wait_written(settings.REALTIME_RESUME_LOW_WATER_BYTES)
+            if sub.overflowed:
+                return False
+            page = await store.run_sync(store.events_page, topic, sent, latest)
+            if not page:
+                return False
 
     async def _resume_state(self, topic, since):
         """store.resume_state in a worker thread; subscribers without `since` arriving while

@@ -9,7 +9,7 @@ import time
 
 from django.conf import settings
 
-from realtime import presence, session_auth, store
+from realtime import limits, presence, session_auth, store
 from realtime.announce import LEAVE
 from realtime.registry import topic_kinds
 
@@ -78,6 +78,9 @@ class MaintenanceMixin:
                    for conn in local.values()
                    if conn.user_id is not None and conn.subs.get(topic) and conn.subs[topic].presence]
         await presence.refresh(entries)
+        # Per-address socket counts (realtime.limits) heal like presence when a process dies.
+        await limits.renew_leases([conn.scope["realtime_lease"] for conn in self.connections.values()
+                                   if conn.scope.get("realtime_lease") is not None])
         await self._renew_instance_lease()
         for topic in list(self.topics):
             if topic_kinds[topic.split(":", 1)[0]].presence:

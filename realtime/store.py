@@ -5,6 +5,9 @@ touch the ORM on the event loop).
 """
 
 import datetime
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -13,11 +16,46 @@ from django.utils import timezone
 
 from realtime.models import Connection, Event, TopicCounter
 
+# The pools ORM work runs in, by what it is for.  Delivery must never wait behind writes:
+# with one shared pool a queue of chat.send transactions delayed every gap fill, outbox
+# poll and resume behind it (issue 18).  READS: the hub's outbox reads (functions marked
+# @reads below).  ACTIONS: sync action handlers (realtime.registry marks them).  Anything
+# unmarked (authorization, session checks, the connection log) keeps the event loop's
+# default pool.  Sizes: project/realtime_settings.py (REALTIME_READ_THREADS,
+# REALTIME_ACTION_THREADS).
+READS, ACTIONS = "reads", "actions"
+_pools: dict = {}
+_pools_lock = threading.Lock()
+
+
+def pool(name):
+    """The process's executor `name` (READS or ACTIONS), made on first use (and again in a
+    forked child, whose inherited pool has no threads)."""
+    key = (name, os.getpid())
+    executor = _pools.get(key)
+    if executor is None:
+        with _pools_lock:
+            executor = _pools.get(key)
+            if executor is None:
+                size = settings.REALTIME_READ_THREADS if name == READS \
+                    else settings.REALTIME_ACTION_THREADS
+                executor = _pools[key] = ThreadPoolExecutor(size, thread_name_prefix=f"rt-{name}")
+    return executor
+
+
+def reads(fn):
+    """Marks an outbox read of the delivery path: run_sync runs it in the READS pool."""
+    fn.realtime_pool = READS
+    return fn
+
 
 async def run_sync(fn, *args, **kwargs):
-    """Runs ORM code in the thread pool.  thread_sensitive=False: connections' DB work runs
-    in parallel threads instead of queueing behind one (each thread has its own DB
-    connection; stale ones are closed before and after, as Django does per request)."""
+    """Runs ORM code in a worker thread: in the pool `fn` is marked for (`realtime_pool`,
+    see above), else the event loop's default one.  thread_sensitive=False: connections'
+    DB work runs in parallel threads instead of queueing behind one (each thread has its
+    own DB connection; stale ones are closed before and after, as Django does per
+    request)."""
+    name = getattr(fn, "realtime_pool", None)
 
     def call():
         close_old_connections()
@@ -26,19 +64,23 @@ async def run_sync(fn, *args, **kwargs):
         finally:
             close_old_connections()
 
-    return await sync_to_async(call, thread_sensitive=False)()
+    executor = pool(name) if name else None
+    return await sync_to_async(call, thread_sensitive=False, executor=executor)()
 
 
+@reads
 def latest_seq(topic):
     row = TopicCounter.objects.filter(topic=topic).values_list("seq", flat=True).first()
     return row or 0
 
 
+@reads
 def latest_seqs(topics):
     found = dict(TopicCounter.objects.filter(topic__in=list(topics)).values_list("topic", "seq"))
     return {topic: found.get(topic, 0) for topic in topics}
 
 
+@reads
 def events_after(topic, after, limit, upto=None):
     """[(seq, event, data)] of topic with seq > after (and <= upto), in order."""
     qs = Event.objects.filter(topic=topic, seq__gt=after)
@@ -47,8 +89,11 @@ def events_after(topic, after, limit, upto=None):
     return list(qs.order_by("seq").values_list("seq", "event", "data")[:limit])
 
 
+@reads
 def resume_state(topic, since):
-    """(latest seq, events to replay or None when `since` is outside the recovery window)."""
+    """(latest seq, the first page of events to replay -- [(seq, frame text)], see
+    events_page -- or None when `since` is outside the recovery window).  Only counts the
+    missed events; the hub reads the later pages as the socket takes the earlier ones."""
     latest = latest_seq(topic)
     if since is None:
         return latest, None
@@ -58,10 +103,38 @@ def resume_state(topic, since):
         return latest, []
     if latest - since > settings.REALTIME_MAX_REPLAY:
         return latest, None
-    events = events_after(topic, since, settings.REALTIME_MAX_REPLAY, upto=latest)
-    if not events or events[0][0] != since + 1 or len(events) != latest - since:
+    if Event.objects.filter(topic=topic, seq__gt=since, seq__lte=latest).count() != latest - since:
         return latest, None  # pruned: part of what was missed is gone
-    return latest, events
+    return latest, events_page(topic, since, latest)
+
+
+# Most rows one query of a page reads (tiny events: a page is a few queries).
+PAGE_QUERY_ROWS = 500
+
+
+@reads
+def events_page(topic, after, upto):
+    """[(seq, frame text)] of topic with after < seq <= upto, in order, ending once the
+    frames reach REALTIME_RESUME_PAGE_BYTES (a page holds at least one event).  Read in
+    chunks sized from the largest event seen so far (the first chunk is one row), so a page
+    of 100 KB events is not read 500 rows at a time; frames are made here, in the worker
+    thread, where their size is known."""
+    from realtime.publish import frame
+
+    budget = settings.REALTIME_RESUME_PAGE_BYTES
+    page, size, largest = [], 0, 0
+    while size < budget and after < upto:
+        rows = 1 if not largest else max(1, min(PAGE_QUERY_ROWS, (budget - size) // largest))
+        chunk = events_after(topic, after, rows, upto=upto)
+        for seq, event, data in chunk:
+            text = frame(topic, event, seq, data)
+            page.append((seq, text))
+            size += len(text)
+            largest = max(largest, len(text))
+            after = seq
+        if len(chunk) < rows:
+            break
+    return page
 
 
 def write_connection_log(records):

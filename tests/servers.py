@@ -1,5 +1,5 @@
-"""Real server processes for tests: daphne on a TCP port, a throwaway redis-server, and a
-protocol client over real sockets (the `websockets` library).
+"""Real server processes for tests: daphne (or uvicorn) on a TCP port, a throwaway
+redis-server, and a protocol client over real sockets (the `websockets` library).
 
     server = start_daphne(env={"DATABASE_URL": database_url(), "REALTIME_HEARTBEAT_INTERVAL": "1"})
     async with await connect_client(server, user) as client:
@@ -166,6 +166,21 @@ class DaphneServer(Process):
             return exc.code, orjson.loads(exc.read() or b"null")
 
 
+class UvicornServer(DaphneServer):
+    """uvicorn with uvloop and the websockets protocol, as `SERVER=uvicorn make run` runs
+    it (project/stack.py web_command), plus whatever extra flags a test passes."""
+
+    def __init__(self, port, env, app, extra_args=()):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}/ws/"
+        self.redis_url = env.get("REDIS_URL")
+        Process.__init__(self, [
+            sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+            "--loop", "uvloop", "--ws", "websockets-sansio", "--lifespan", "off", "--no-access-log",
+            *extra_args], env, f"uvicorn-{port}")
+
+
 def server_env(env=None):
     """The test process's environment (REDIS_URL from the root conftest) for a server."""
     full = dict(os.environ)
@@ -193,6 +208,16 @@ def start_daphnes(count, env=None, app=DEFAULT_APP, port=None):
             server.stop()
         raise
     return servers
+
+
+def start_uvicorn(port=None, env=None, app=DEFAULT_APP, extra_args=()):
+    """Starts uvicorn serving `app` and waits until /healthz answers; stop() it afterwards."""
+    server = UvicornServer(port or free_port(), server_env(env), app, extra_args)
+    try:
+        return server.wait_ready()
+    except BaseException:
+        server.stop()
+        raise
 
 
 def run_python(code, env=None, timeout=60):

@@ -247,7 +247,7 @@ async def test_a_burst_beyond_the_send_queue_limit_reaches_a_reading_client_whol
     test_slow_client.py)."""
     from realtime.publish import publish_many
 
-    settings.REALTIME_SEND_QUEUE_LIMIT = 50
+    settings.REALTIME_SEND_QUEUE_BYTES = 10_000  # 300 frames of ~90 bytes: over it for a moment
     topic = f"user:{user.pk}"
     async with connect_ws(user) as ws:
         await ws.request("subscribe", topic)
