@@ -15,9 +15,10 @@ from django.utils import timezone
 
 from feeds import limits
 from feeds.models import SLUG_RE, Feed, FeedItem, IngestBatch
+from feeds.serialize import serialize_batch
 from feeds.upsert import apply_events
 from feeds.validation import bounded, validate_event, validate_events
-from realtime import control, outbox
+from realtime import control, outbox, webhooks
 from realtime.errors import Conflict, Invalid, Unavailable
 from realtime.sql import bound_cursor
 
@@ -115,6 +116,7 @@ def run_batch(batch_id):
             if start >= len(payload):
                 batch.status, batch.finished_at = IngestBatch.DONE, timezone.now()
                 batch.save(update_fields=["status", "finished_at"])
+                webhooks.emit("feed.batch.done", None, serialize_batch(batch))
                 return batch.status
             _apply_chunk(batch, payload, start, size)
         if pause:
@@ -163,6 +165,7 @@ def mark_batch_failed(batch_id, message):
         batch.status, batch.finished_at = IngestBatch.FAILED, timezone.now()
         batch.errors = bounded(batch.errors + [{"index": None, "field": None, "message": message}])
         batch.save(update_fields=["status", "finished_at", "errors"])
+        webhooks.emit("feed.batch.failed", None, serialize_batch(batch))
 
 
 def retry_batch(*, batch):

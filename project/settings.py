@@ -151,7 +151,12 @@ CELERY_BEAT_SCHEDULE = {
     "prune-outbox": {"task": "realtime.tasks.prune_outbox", "schedule": 300.0},
     # Closes Connection rows left open by a killed server process.
     "sweep-connections": {"task": "realtime.tasks.sweep_connections", "schedule": 60.0},
+    # Restarts webhook queues whose retry came due or whose worker died (docs/webhooks.md).
+    "webhooks-sweep": {"task": "realtime.webhooks.sweep", "schedule": 15.0},
 }
+# Webhooks may be sent to loopback, private and link-local addresses (SSRF guard off):
+# only for receivers on a network the operator trusts, and the tests' local receiver.
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env.get_bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", default=False)
 
 # --- Auth, passwords --------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -29,3 +29,8 @@ class EventAdmin(ReadOnlyAdmin):
     list_filter = ("event",)
     search_fields = ("topic",)
     date_hierarchy = "created_at"
+
+
+from realtime.webhooks.admin import register as register_webhooks  # noqa: E402
+
+register_webhooks(admin.site)

@@ -24,6 +24,8 @@ import logging
 
 from django.conf import settings
 
+from realtime import webhooks
+
 logger = logging.getLogger("realtime.announce")
 
 JOIN, LEAVE = "presence.join", "presence.leave"
@@ -70,7 +72,9 @@ class PresenceAnnouncer:
                             key=lambda pair: pair[0]["id"])
             if picked:
                 exclude = picked[0][1] if len(picked) == 1 else None
-                await self.send(topic, event, {"users": [user for user, _ in picked]}, exclude)
+                users = [user for user, _ in picked]
+                await self.send(topic, event, {"users": users}, exclude)
+                await webhooks.apresence(topic, event, users)  # only when an endpoint wants it
 
     def stop(self):
         """Drops what is queued (the process is going: other processes' lease sweeps

@@ -11,3 +11,6 @@ class RealtimeConfig(AppConfig):
 
         builtins.register()
         signals.connect()
+        from realtime.webhooks import hook
+
+        hook.connect()

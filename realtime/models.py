@@ -61,3 +61,4 @@ class Connection(models.Model):
     @property
     def is_open(self):
         return self.closed_at is None
+from realtime.webhooks.models import Attempt, Delivery, WebhookEndpoint, WebhookEvent  # noqa: E402,F401  (webhooks)

@@ -29,6 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from realtime import outbox
 from realtime.registry import check_event, parse_topic, topic_group
+from realtime.webhooks import hook as webhook_hook
 
 logger = logging.getLogger("realtime.publish")
 
@@ -108,7 +109,9 @@ def publish_many(events, *, ephemeral=False, exclude_connection=None):
     now = timezone.now()
     # On PostgreSQL one topic is one statement, atomic on its own (or part of the caller's
     # transaction): no BEGIN/COMMIT round trips of ours around it.
-    single = connection.vendor == "postgresql" and len(by_topic) == 1
+    # Webhook deliveries are written beside the outbox rows (same transaction, same order).
+    hooked = webhook_hook.wanted(events)
+    single = connection.vendor == "postgresql" and len(by_topic) == 1 and not hooked
     with contextlib.nullcontext() if single else transaction.atomic():
         # Counters are locked in topic order: two writers of the same topics cannot deadlock.
         for topic in sorted(by_topic):
@@ -119,6 +122,8 @@ def publish_many(events, *, ephemeral=False, exclude_connection=None):
         messages = [_message(topic, seq, event, _frame(topic, event, seq, data_json),
                              exclude_connection)
                     for (topic, event, _), seq, data_json in zip(events, seqs, encoded, strict=True)]
+        if hooked:
+            webhook_hook.published(events, now)
         # Outside any transaction (autocommit) this runs at once: the row is committed.
         transaction.on_commit(lambda: _send_sync(messages), robust=True)
     return seqs
