@@ -7,15 +7,15 @@ Functions take keyword arguments only and raise realtime.errors on bad input.
 import re
 import uuid
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from chat import permissions, redaction
+from chat import permissions, redaction, writes
 from chat.models import SLUG_RE, Message, Room, RoomMembership
 from chat.serialize import serialize_member, serialize_message, serialize_room, serialize_user
 from realtime import control
-from realtime.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
-from realtime.publish import publish
+from realtime.errors import Conflict, Forbidden, Invalid, NotFound, ProtocolError, Unauthenticated
+from realtime.publish import publish, publish_many
 
 # Longest message body: a few screens of text; longer belongs in a document, and it keeps
 # one event frame far below the protocol's 64 KiB frame limit.
@@ -90,25 +90,144 @@ def _join(room, user, role=RoomMembership.MEMBER):
 # --- messages ----------------------------------------------------------------------------
 def message_create(*, room, author, body, client_id=None):
     """Posts a message (joining a public room on the first post).  Idempotent per author,
-    room and client_id: a retry returns the first message, unchanged and not republished."""
-    body = clean_body(body)
-    client_id = _clean_client_id(client_id)
-    _require_write(author, room)
-    existing = Message.objects.filter(room=room, author=author, client_id=client_id).first()
-    if existing is not None:
-        return existing
-    try:
-        with transaction.atomic():
-            if not room.is_private:
-                _join(room, author)
-            message = Message.objects.create(room=room, author=author, body=body, client_id=client_id)
-            publish(room.topic, "chat.message", {"message": serialize_message(message)})
-    except IntegrityError:
-        # The same send raced in on another connection: the first one won.
-        message = Message.objects.filter(room=room, author=author, client_id=client_id).first()
-        if message is None:
-            raise
-    return message
+    room and client_id: a retry returns the first message, unchanged and not republished.
+    The one service for a single send (REST, admin, tasks); counted against the process's
+    write bound (chat.writes: Overloaded when over it).  The socket's chat.send batches
+    through messages_create_many, the same code."""
+    with writes.admitted("call"):
+        result = messages_create_many([{"room": room, "author": author, "body": body,
+                                         "client_id": client_id}])[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def messages_create_many(sends):
+    """Called with the sends a batch writer gathered (chat.writes), or one from
+    message_create: [{room (a Room or a slug), author, body, client_id}] -> one result per
+    send, in order: its Message, or the exception it alone earns (a ProtocolError for bad
+    input or rights; a database error).  Each send is checked on its own; every new message
+    is written in one transaction (one insert, one outbox statement per room) and published
+    on commit.  A client_id seen before (earlier, or twice in this batch) answers with the
+    original message.  If the shared transaction fails, each send is retried alone, so one
+    send's failure never fails the others."""
+    results = [None] * len(sends)
+    slugs = {s["room"] for s in sends if isinstance(s["room"], str)}
+    rooms = {r.slug: r for r in Room.objects.select_related("created_by").filter(slug__in=slugs)} \
+        if slugs else {}
+    todo = []  # (position, key, room, author, body)
+    for position, send in enumerate(sends):
+        try:
+            room = rooms.get(send["room"]) if isinstance(send["room"], str) else send["room"]
+            if room is None:
+                raise NotFound("No such room.", field="room")
+            body = clean_body(send["body"])
+            client_id = _clean_client_id(send.get("client_id"))
+            author = send["author"]
+            _require_write(author, room)
+        except ProtocolError as exc:
+            results[position] = exc
+            continue
+        todo.append((position, (room.pk, author.pk, client_id), room, author, body))
+    seen = _existing_messages([key for _, key, _, _, _ in todo])
+    new, first = [], {}
+    for position, key, room, author, body in todo:
+        if key in seen:
+            results[position] = seen[key]
+        elif key not in first:
+            first[key] = position
+            new.append((position, key, room, author, body))
+    if new:
+        try:
+            written = _write_messages(new)
+        except Exception as exc:
+            if len(new) == 1:
+                written, results[new[0][0]] = {}, exc
+            else:
+                written = {}
+                for item in new:  # alone, each earns its own answer
+                    try:
+                        written.update(_write_messages([item]))
+                    except Exception as item_exc:
+                        results[item[0]] = item_exc
+        for position, key, *_ in new:
+            if key in written:
+                results[position] = written[key]
+    for position, key, *_ in todo:
+        if results[position] is None:  # a duplicate inside this batch
+            results[position] = results[first[key]]
+    return results
+
+
+def _existing_messages(keys):
+    """{(room id, author id, client_id): Message} of those keys already stored."""
+    if not keys:
+        return {}
+    rows = Message.objects.select_related("room", "author").filter(
+        room_id__in={k[0] for k in keys}, author_id__in={k[1] for k in keys},
+        client_id__in={k[2] for k in keys})
+    wanted = set(keys)
+    return {key: m for m in rows if (key := (m.room_id, m.author_id, m.client_id)) in wanted}
+
+
+def _write_messages(new):
+    """One transaction: joins public rooms, inserts the new messages (ON CONFLICT DO
+    NOTHING: one that raced in from elsewhere is read back, not republished) and publishes
+    them in id order.  {key: Message}."""
+    now = timezone.now()
+    with transaction.atomic():
+        _join_public([(room, author) for _, _, room, author, _ in new if not room.is_private])
+        ids = _insert_messages(new, now)
+        out, fresh = {}, []
+        for _, key, room, author, body in new:
+            if key in ids:
+                message = Message(pk=ids[key], room=room, author=author, body=body, client_id=key[2],
+                                  created_at=now, edited_at=None, deleted=False)
+                message._state.adding, message._state.db = False, connection.alias
+                out[key] = message
+                fresh.append(message)
+        out.update(_existing_messages([key for _, key, *_ in new if key not in ids]))
+        fresh.sort(key=lambda m: m.pk)
+        if fresh:
+            publish_many([(m.room.topic, "chat.message", {"message": serialize_message(m)})
+                          for m in fresh])
+    return out
+
+
+def _join_public(pairs):
+    """Memberships for first posters in public rooms (one read, one insert of the missing)."""
+    pairs = {(room.pk, author.pk) for room, author in pairs}
+    if not pairs:
+        return
+    have = set(RoomMembership.objects.filter(room_id__in={p[0] for p in pairs},
+                                             user_id__in={p[1] for p in pairs})
+               .values_list("room_id", "user_id"))
+    missing = sorted(pairs - have)
+    if missing:
+        RoomMembership.objects.bulk_create(
+            [RoomMembership(room_id=r, user_id=u, role=RoomMembership.MEMBER) for r, u in missing],
+            ignore_conflicts=True)
+
+
+def _insert_messages(new, now):
+    """INSERT ... ON CONFLICT (room, author, client_id) DO NOTHING RETURNING: {key: id} of
+    the rows written (PostgreSQL and SQLite >= 3.35 alike)."""
+    meta, quote = Message._meta, connection.ops.quote_name
+    column = {name: quote(meta.get_field(name).column)
+              for name in ("id", "room", "author", "body", "created_at", "edited_at", "deleted", "client_id")}
+    created = meta.get_field("created_at").get_db_prep_save(now, connection)
+    params = []
+    for _, key, _, _, body in new:
+        params += [key[0], key[1], body, created, False, key[2]]
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({column['room']}, {column['author']}, {column['body']}, "
+           f"{column['created_at']}, {column['edited_at']}, {column['deleted']}, {column['client_id']}) "
+           f"VALUES {', '.join(['(%s, %s, %s, %s, NULL, %s, %s)'] * len(new))} "
+           f"ON CONFLICT ({column['room']}, {column['author']}, {column['client_id']}) DO NOTHING "
+           f"RETURNING {column['id']}, {column['room']}, {column['author']}, {column['client_id']}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {(room_id, author_id, client_id): pk
+                for pk, room_id, author_id, client_id in cursor.fetchall()}
 
 
 def message_edit(*, message, editor, body):

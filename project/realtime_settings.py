@@ -170,3 +170,32 @@ REALTIME_SESSION_TOMBSTONE_SECONDS = get_int("REALTIME_SESSION_TOMBSTONE_SECONDS
 # at once would otherwise send each subscriber 1,000 joins (N² frames; the storm ran at
 # ~130 connects/s).  A tenth of a second is not noticed in a member list.
 REALTIME_PRESENCE_BATCH_SECONDS = get_float("REALTIME_PRESENCE_BATCH_SECONDS", 0.1)
+
+# --- the write path and overload (issue 18; chat/writes.py, realtime/store.py) ---------------
+# Threads for the hub's outbox reads (gap fills, the outbox poll, resume pages).  A pool of
+# their own so deliveries never queue behind writes; each read is a short index scan, so
+# three keep up with a process's delivery path and add only three database connections.
+REALTIME_READ_THREADS = get_int("REALTIME_READ_THREADS", 3)
+# Threads for sync action handlers (chat.edit, chat.history, board actions...).  Bounded
+# apart from the reads above; with the default event-loop pool (6 on 2 cores), the reads,
+# and the write batcher below, a process holds at most ~17 database connections, under
+# DATABASE_POOL_MAX's 20.
+REALTIME_ACTION_THREADS = get_int("REALTIME_ACTION_THREADS", 6)
+# Transactions the chat.send batcher runs at once.  Two: one commits while the next batch
+# gathers what arrived meanwhile (group commit); more only contend for the same counter
+# rows (and SQLite's one write lock).
+REALTIME_WRITE_THREADS = get_int("REALTIME_WRITE_THREADS", 2)
+# Most sends written in one transaction: at 1,000 sends/s and ~20 ms a commit a batch is
+# ~20; 200 keeps one transaction (and the time its row locks are held) short.
+REALTIME_WRITE_BATCH_MAX = get_int("REALTIME_WRITE_BATCH_MAX", 200)
+# Writes waiting in a process (queued socket sends plus REST/admin writes in progress)
+# before new ones are refused `overloaded`: at the measured ~1,000+ stored messages/s a
+# full queue drains in well under a second, so an accepted write keeps a bounded latency.
+REALTIME_MAX_PENDING_WRITES = get_int("REALTIME_MAX_PENDING_WRITES", 1000)
+# ...or once the oldest waiting write has waited this long: the database is slower than
+# usual (a checkpoint, a lock), and queueing more would only make every answer late.
+REALTIME_MAX_WRITE_WAIT_SECONDS = get_float("REALTIME_MAX_WRITE_WAIT_SECONDS", 2.0)
+# Seconds an `overloaded` answer tells the client to wait before retrying (retry_after,
+# Retry-After): long enough for the queue above to drain, short enough that a person's
+# message still goes out within a moment.
+REALTIME_OVERLOAD_RETRY_AFTER = get_float("REALTIME_OVERLOAD_RETRY_AFTER", 1.0)

@@ -72,6 +72,12 @@ RateLimited = _error("RateLimited", "rate_limited", 429, "Too many requests; slo
 Unavailable = _error("Unavailable", "unavailable", 503,
                      "A service this needs is unavailable; try again shortly.")
 Internal = _error("Internal", "internal", 500, "Internal error.")
+# More writes are waiting than the process takes on (REALTIME_MAX_PENDING_WRITES, or the
+# oldest has waited REALTIME_MAX_WRITE_WAIT_SECONDS): refused at once with `retry_after`
+# instead of joining a queue measured in seconds.  Nothing was written; retry the same
+# client_id after retry_after.
+Overloaded = _error("Overloaded", "overloaded", 503,
+                    "The server has too many writes waiting; retry after retry_after seconds.")
 
 # Every code a client may see, for docs/protocol.md and its completeness test.
 ERROR_CODES = sorted({cls.code for cls in ProtocolError.__subclasses__()})
@@ -123,8 +129,9 @@ def drf_exception_handler(exc, context):
     ):
         body, status = error_payload(exc, context=f" in {context.get('view')!r}")
         if status == 503:
-            body["retry_after"] = UNAVAILABLE_RETRY_AFTER
-            headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+            # Whole seconds, rounded up (an `overloaded` error brings its own wait).
+            body["retry_after"] = math.ceil(body.get("retry_after") or UNAVAILABLE_RETRY_AFTER)
+            headers["Retry-After"] = str(body["retry_after"])
         return Response({"error": _rest_shape(body)}, status=status, headers=headers)
     if isinstance(exc, Http404):
         exc = drf.NotFound()

@@ -27,6 +27,13 @@ DELIVERY_SECONDS = Histogram(
 )
 OUTBOX_FILLS = Counter("switchboard_outbox_fills_total",
                        "Events read from the outbox to fill a gap (a broadcast arrived late or was lost)")
+WRITES_PENDING = Gauge("switchboard_writes_pending",
+                       "Writes waiting in this process (queued chat.send plus REST/admin writes running)")
+WRITES_REFUSED = Counter("switchboard_writes_refused_total",
+                         "Writes refused `overloaded` (over REALTIME_MAX_PENDING_WRITES or "
+                         "REALTIME_MAX_WRITE_WAIT_SECONDS), by path", ["path"])
+WRITE_BATCH_SIZE = Histogram("switchboard_write_batch_size", "chat.send writes per transaction",
+                             buckets=(1, 2, 5, 10, 20, 50, 100, 200))
 INGEST_BATCH_SECONDS = Histogram(
     "switchboard_ingest_batch_seconds", "Duration of ingest batches (exported by the process that ran them)",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),

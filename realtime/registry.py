@@ -10,6 +10,7 @@ Example (chat/apps.py)::
     register_action("chat.send", handlers.send, topic_kinds=("room",), access="write")
 """
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -168,8 +169,21 @@ def register_action(name, handler, *, topic_kinds=(), access="write", requires_s
         raise ValueError(f"access must be one of {ACCESS}")
     if is_async is None:
         is_async = inspect.iscoroutinefunction(handler)
+    if not is_async:
+        handler = _in_action_pool(handler)
     actions[name] = Action(name, handler, is_async, tuple(topic_kinds), access,
                            requires_subscription, allow_anonymous, doc, builtin)
+
+
+def _in_action_pool(handler):
+    """The sync handler, marked to run in realtime.store's ACTIONS pool (not the pool the
+    hub's outbox reads use: a queue of writes must not delay deliveries)."""
+    @functools.wraps(handler)
+    def run(request):
+        return handler(request)
+
+    run.realtime_pool = "actions"  # realtime.store.ACTIONS (not imported: models load late)
+    return run
 
 
 def parse_topic(topic):
