@@ -137,10 +137,10 @@ def celery_url(redis_url):
 
 
 # --- Redis topologies: one server, Sentinel (high availability), Cluster (sharding) -----
-def _host_ports(name, default_port):
-    """[(host, port), ...] from a comma-separated `host:port` list (IPv6 as [addr]:port)."""
+def _host_ports(name, items, default_port):
+    """[(host, port), ...] from the `host:port` items of variable `name` (IPv6 as [addr]:port)."""
     pairs = []
-    for item in get_list(name):
+    for item in items:
         host, sep, port = item.rpartition(":")
         if not sep:
             host, port = item, str(default_port)
@@ -163,8 +163,8 @@ def redis_topology(var_dir, *, testing):
     over REDIS_URL; both at once is refused.  `url` in the last two modes only describes
     the topology (/readyz, logs): no client is built from it.
     """
-    sentinels = _host_ports("REDIS_SENTINELS", 26379)
-    nodes = _host_ports("REDIS_CLUSTER_NODES", 6379)
+    sentinels = _host_ports("REDIS_SENTINELS", get_list("REDIS_SENTINELS"), 26379)
+    nodes = _host_ports("REDIS_CLUSTER_NODES", get_list("REDIS_CLUSTER_NODES"), 6379)
     password = os.environ.get("REDIS_PASSWORD") or None
     tls = get_bool("REDIS_TLS", default=False)
     if sentinels and nodes:
