@@ -36,12 +36,9 @@ def post(url, secret, body, *, event_id, event_type, attempt):
 
     try:
         scheme, host, port = ssrf.parse(url)
-        address = ssrf.resolve(url)
+        addresses = ssrf.resolve_all(url)
     except ssrf.Refused as exc:
         return outcome(error=f"refused: {exc.message}")
-    request_url = httpx.URL(url)
-    ip = ipaddress.ip_address(address)
-    target = request_url.copy_with(host=str(ip))
     default_port = 443 if scheme == "https" else 80
     headers = {
         "Host": host if port == default_port else f"{_bracketed(host)}:{port}",
@@ -52,30 +49,44 @@ def post(url, secret, body, *, event_id, event_type, attempt):
         "Switchboard-Event-Type": event_type,
         "Switchboard-Attempt": str(attempt),
     }
-    extensions = {"sni_hostname": host} if scheme == "https" else {}
+    for index, address in enumerate(addresses):
+        try:
+            response, excerpt = _send(httpx.URL(url).copy_with(host=str(ipaddress.ip_address(address))),
+                                      body, headers, host if scheme == "https" else None)
+            break
+        except httpx.ConnectError as exc:
+            if index == len(addresses) - 1:  # the next checked address, if any (dual stack)
+                return outcome(error=f"ConnectError: {exc}")
+        except httpx.HTTPError as exc:
+            return outcome(error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        except OSError as exc:
+            return outcome(error=f"{type(exc).__name__}: {exc}")
     limit = conf.get("WEBHOOKS_RESPONSE_EXCERPT")
-    try:
-        with httpx.Client(timeout=conf.get("WEBHOOKS_TIMEOUT"), follow_redirects=False,
-                          trust_env=False) as client:
-            request = client.build_request("POST", target, content=body, headers=headers,
-                                           extensions=extensions)
-            response = client.send(request, stream=True)
-            try:
-                excerpt = b""
-                for chunk in response.iter_raw():
-                    excerpt += chunk
-                    if len(excerpt) >= limit:
-                        break
-            finally:
-                response.close()
-    except httpx.HTTPError as exc:
-        return outcome(error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-    except OSError as exc:
-        return outcome(error=f"{type(exc).__name__}: {exc}")
     text = excerpt[:limit].decode("utf-8", "replace")
     ok = 200 <= response.status_code < 300
     return outcome(ok=ok, status=response.status_code, excerpt=text,
                    error="" if ok else f"HTTP {response.status_code}")
+
+
+def _send(target, body, headers, sni_hostname):
+    """POSTs to the checked address; (response, the first WEBHOOKS_RESPONSE_EXCERPT bytes
+    of its body).  The rest of a long body is never read."""
+    limit = conf.get("WEBHOOKS_RESPONSE_EXCERPT")
+    extensions = {"sni_hostname": sni_hostname} if sni_hostname else {}
+    with httpx.Client(timeout=conf.get("WEBHOOKS_TIMEOUT"), follow_redirects=False,
+                      trust_env=False) as client:
+        request = client.build_request("POST", target, content=body, headers=headers,
+                                       extensions=extensions)
+        response = client.send(request, stream=True)
+        try:
+            excerpt = b""
+            for chunk in response.iter_raw():
+                excerpt += chunk
+                if len(excerpt) >= limit:
+                    break
+        finally:
+            response.close()
+    return response, excerpt
 
 
 def _bracketed(host):

@@ -56,8 +56,13 @@ def check_literal(url):
 
 
 def resolve(url):
-    """The address to connect to for `url`, after checking every address its host resolves
-    to; Refused when one is not public (unless allowed) or the name does not resolve."""
+    """The first address to connect to for `url` (see resolve_all)."""
+    return resolve_all(url)[0]
+
+
+def resolve_all(url):
+    """The addresses to connect to for `url`, in the resolver's order, after checking every
+    one; Refused when one is not public (unless allowed) or the name does not resolve."""
     _, host, port = parse(url)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -74,4 +79,4 @@ def resolve(url):
         bad = [str(ip) for ip in addresses if not _public(ip)]
         if bad:
             raise Refused(f"{host} resolves to a non-public address ({', '.join(bad)}).", field="url")
-    return str(addresses[0])
+    return [str(ip) for ip in addresses]
