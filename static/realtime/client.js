@@ -11,6 +11,8 @@
 //    missed (recovered: false) so the page refetches over REST.
 //  - The connection comes back by itself: exponential backoff with jitter, a countdown for
 //    the indicator, a ping every 25 s that also detects half-open sockets.
+//  - A retry: true request answered `overloaded` is resent after retry_after (same frame,
+//    same client_id) until its timeout: the server refused it before writing anything.
 //  - The socket's identity is renewed in place before the server's REALTIME_AUTH_MAX_AGE
 //    runs out (auth.refresh with a fresh ticket): no reconnect, no resubscribe.
 
@@ -45,6 +47,14 @@ const DEFAULTS = {
 
 // Close codes from docs/protocol.md.
 export const CLOSE = { GOING_AWAY: 1001, TOO_BIG: 1009, UNAUTHORIZED: 4401, IDLE: 4408, FLOOD: 4429, SLOW: 4503 };
+
+/** Milliseconds to wait before resending a request answered `overloaded`: the server's
+ *  retry_after (seconds; 1 s when missing), plus up to half again at random so the tabs
+ *  refused together do not all come back in the same instant.  `random` is in [0, 1). */
+export function overloadDelay(retryAfter, random) {
+  const base = (typeof retryAfter === "number" && retryAfter > 0 ? retryAfter : 1) * 1000;
+  return Math.round(base * (1 + 0.5 * random));
+}
 
 /** An error frame (or a client-side failure such as "timeout" / "disconnected"). */
 export class RealtimeError extends Error {
@@ -418,6 +428,20 @@ export class RealtimeClient {
     this.ws.send(JSON.stringify(frame));
   }
 
+  /** An `overloaded` answer to a retry: true request (nothing was written): sends the same
+   *  frame again (same request_id, same client_id: no duplicate) after retry_after with
+   *  jitter, until the request's own timeout.  True when it will be retried. */
+  _retryOverloaded(id, error) {
+    const entry = this.pending.get(id);
+    if (!entry || !entry.retry || !error || error.code !== "overloaded") return false;
+    setTimeout(() => {
+      if (this.pending.get(id) !== entry) return; // settled meanwhile (timeout, reply)
+      if (this.isOpen()) this._sendRaw(entry.frame);
+      else if (!this.queue.includes(id)) this.queue.push(id);
+    }, overloadDelay(error.retry_after, Math.random()));
+    return true;
+  }
+
   _settle(id, data, error) {
     const entry = this.pending.get(id);
     if (!entry) return;
@@ -500,6 +524,7 @@ export class RealtimeClient {
       this._settle(frame.request_id, frame.data || {}, null);
     } else if (frame.type === "error") {
       if (frame.request_id !== null && frame.request_id !== undefined) {
+        if (this._retryOverloaded(frame.request_id, frame.error)) return;
         this._settle(frame.request_id, null, frame.error || { code: "internal" });
       } else {
         console.warn("realtime: error frame", frame.error);
