@@ -23,11 +23,11 @@ class CanManageWebhooks(permissions.BasePermission):
 
 class EndpointSerializer(serializers.ModelSerializer):
     events = serializers.ListField(child=serializers.ChoiceField(choices=list(EVENTS)), min_length=1)
-    owner = serializers.CharField(source="owner.username", read_only=True, default=None)
+    owner = serializers.CharField(source="owner.username", read_only=True, default=None, allow_null=True)
     created_at = DateTimeField(read_only=True)
     updated_at = DateTimeField(read_only=True)
-    failing_since = DateTimeField(read_only=True)
-    disabled_at = DateTimeField(read_only=True)
+    failing_since = DateTimeField(read_only=True, allow_null=True)
+    disabled_at = DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = WebhookEndpoint
@@ -54,7 +54,7 @@ class DeliverySerializer(serializers.ModelSerializer):
     type = serializers.CharField(source="event.type", read_only=True)
     created_at = DateTimeField(read_only=True)
     next_attempt_at = DateTimeField(read_only=True)
-    delivered_at = DateTimeField(read_only=True)
+    delivered_at = DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Delivery
