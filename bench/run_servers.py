@@ -72,6 +72,12 @@ class Server:
                "REDIS_URL": redis_url or os.environ.get("REDIS_URL", DEFAULT_REDIS), **(env or {})}
         if kind == "baseline":
             env["DJANGO_SETTINGS_MODULE"] = "bench.baseline.settings"
+        else:
+            # Every simulated client connects from this one address: the per-address socket
+            # caps and handshake rate (realtime.limits) would refuse all but the first 50.
+            for name in ("REALTIME_MAX_CONNECTIONS_PER_IP", "REALTIME_MAX_ANONYMOUS_CONNECTIONS_PER_IP",
+                         "REALTIME_HANDSHAKES_PER_IP"):
+                env.setdefault(name, "1000000")
         _raise_nofile()
         self.log = open(log, "ab") if log else subprocess.DEVNULL
         # Own process group, so stop() can signal the server without touching anything else.
