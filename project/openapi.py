@@ -22,7 +22,8 @@ DESCRIPTIONS = {
     "415": "`unsupported_media_type`: the body is not JSON (Content-Type).",
     "429": "`rate_limited`: wait `retry_after` seconds (also the Retry-After header).",
     "500": "`internal`: a bug on our side, logged with its traceback.",
-    "503": "`unavailable`: the database or Redis is unreachable; retry after `retry_after` seconds.",
+    "503": "`unavailable` (the database or Redis is unreachable) or `overloaded` (too many writes "
+           "waiting): nothing was written; retry after `retry_after` seconds.",
 }
 
 
