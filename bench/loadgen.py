@@ -34,6 +34,7 @@ import psutil
 if __package__ in (None, ""):  # also runnable as `python bench/loadgen.py`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench import chat
 from bench.adapters import TARGETS, dumps
 from bench.metrics import Monitor, Stats, raise_nofile
 
@@ -368,6 +369,10 @@ async def ingest(ctx):
     return await mod.run(ctx)
 
 
+# chat-rooms: many rooms, one sender each (bench/chat.py).
+SCENARIOS["chat-rooms"] = chat.chat_rooms
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--scenario", default="fanout",
@@ -413,7 +418,7 @@ def parse_args(argv=None):
     args, extra = p.parse_known_args(argv)
     names = [s.strip() for s in args.scenario.split(",") if s.strip()]
     bad = [s for s in names if s not in SCENARIOS]
-    if bad or (extra and "ingest" not in names):
+    if bad or (extra and not {"ingest", "chat-rooms"} & set(names)):
         p.error(f"unknown scenario(s) {bad} or options {extra}")
     return args, names, extra
 
