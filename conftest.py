@@ -11,6 +11,14 @@ import pytest
 
 _embedded = {}
 
+# The suite opens every socket from one address, hundreds a minute: the per-address socket
+# limits are lifted for it here, in the environment (so server processes the tests start
+# inherit it), not by a testing branch in the settings.  The tests of those limits set
+# their own values (tests/realtime/test_connection_caps.py).
+for _name in ("REALTIME_MAX_CONNECTIONS_PER_IP", "REALTIME_MAX_ANONYMOUS_CONNECTIONS_PER_IP",
+              "REALTIME_HANDSHAKES_PER_IP"):
+    os.environ.setdefault(_name, "1000000")
+
 
 def pytest_addoption(parser):
     parser.addoption("--run-faults", action="store_true", default=False,

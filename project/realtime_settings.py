@@ -5,16 +5,8 @@ the same name (tests shorten the timers this way for the server processes they s
 docs/protocol.md lists the same values for clients.
 """
 
-import os
-import sys
 
 from project.env import get_float, get_int
-
-# The test suite opens every socket from one address, hundreds a minute, in one Redis: the
-# per-address limits below default to off there; the tests of those limits set them
-# (tests/realtime/test_connection_caps.py).  Production and `make run` get the real values.
-_TESTING = "pytest" in sys.modules or os.environ.get("SWITCHBOARD_TESTING") == "1"
-_UNLIMITED = 1_000_000
 
 # Largest text frame accepted (bytes).  A whiteboard stroke of 5,000 points with integer
 # coordinates is ~55 KB (the browser client rounds points), a chat message 4,000 chars;
@@ -119,16 +111,16 @@ REALTIME_SUBSCRIBE_BUFFER_BYTES = get_int("REALTIME_SUBSCRIBE_BUFFER_BYTES", 102
 # within 2 heartbeats).  50: a household or a small office behind one NAT, each with a
 # few tabs; beyond it the handshake is refused (close 4429, no Connection row written).
 REALTIME_MAX_CONNECTIONS_PER_IP = get_int("REALTIME_MAX_CONNECTIONS_PER_IP",
-                                          _UNLIMITED if _TESTING else 50)
+                                          50)
 # Anonymous sockets per address: anonymous readers cost the same and prove nothing, and
 # a page opens one socket; 20 leaves room for a few people behind one NAT.
 REALTIME_MAX_ANONYMOUS_CONNECTIONS_PER_IP = get_int("REALTIME_MAX_ANONYMOUS_CONNECTIONS_PER_IP",
-                                                    _UNLIMITED if _TESTING else 20)
+                                                    20)
 # Handshakes per address per window (refused: close 4429).  A connect costs a Redis round
 # trip and a Connection row; clients reconnect with backoff, so a browser makes a few a
 # minute even through a deploy.  60 per 10 s lets 50 tabs behind one NAT reconnect at
 # once after a restart, and stops a loop that opens sockets as fast as it can.
-REALTIME_HANDSHAKES_PER_IP = get_int("REALTIME_HANDSHAKES_PER_IP", _UNLIMITED if _TESTING else 60)
+REALTIME_HANDSHAKES_PER_IP = get_int("REALTIME_HANDSHAKES_PER_IP", 60)
 REALTIME_HANDSHAKE_WINDOW_SECONDS = get_int("REALTIME_HANDSHAKE_WINDOW_SECONDS", 10)
 
 # Connection rows whose process has not refreshed them for this long are closed by the
