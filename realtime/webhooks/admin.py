@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.template import engines
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 
 from realtime.errors import Invalid
@@ -46,7 +47,7 @@ class EndpointForm(forms.ModelForm):
 def show_secret(request, endpoint, secret):
     return TemplateResponse(request, SECRET_PAGE, {
         "endpoint": endpoint, "secret": secret, "title": "Webhook secret",
-        "back": f"../../{endpoint.pk}/change/" if "/add/" in request.path else f"{endpoint.pk}/change/",
+        "back": reverse("admin:realtime_webhookendpoint_change", args=[endpoint.pk]),
         **admin.site.each_context(request)})
 
 

@@ -21,11 +21,9 @@ DEFAULTS = {
     "WEBHOOKS_DISABLE_AFTER": 86400.0,
     # Seconds a worker holds the head delivery of a queue while sending it: longer than
     # three timeout phases plus recording, so only a dead worker's lease runs out; then
-    # the sweep hands the queue to another worker.
+    # the sweep (Celery beat "webhooks-sweep", every 15 s: settings.CELERY_BEAT_SCHEDULE)
+    # hands the queue to another worker.
     "WEBHOOKS_LEASE_SECONDS": 30.0,
-    # Seconds between sweeps (Celery beat) that restart queues whose retry came due or
-    # whose worker died; the longest a retry waits beyond its backoff.
-    "WEBHOOKS_SWEEP_SECONDS": 15.0,
     # Retries due within this many seconds are scheduled as a delayed task at once;
     # later ones are left to the sweep (long ETAs are unsafe with a Redis broker: they
     # come back after the visibility timeout).

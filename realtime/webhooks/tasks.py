@@ -32,7 +32,7 @@ def deliver(endpoint_id, topic):
 
 @shared_task(name="realtime.webhooks.sweep", **OPTIONS)
 def sweep():
-    """Restarts due or abandoned queues (Celery beat, every WEBHOOKS_SWEEP_SECONDS)."""
+    """Restarts due or abandoned queues (Celery beat "webhooks-sweep", every 15 s)."""
     from realtime.webhooks import delivery
 
     return delivery.sweep()

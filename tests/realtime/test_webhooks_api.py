@@ -105,6 +105,7 @@ def test_the_admin_shows_the_secret_once_and_rotates_it(admin_client, settings):
     assert answer.status_code == 200, answer.content[:2000]
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.secret in answer.content.decode() and endpoint.owner == admin_client.user
+    assert f'href="/admin/realtime/webhookendpoint/{endpoint.pk}/change/"' in answer.content.decode()
     page = admin_client.get(f"/admin/realtime/webhookendpoint/{endpoint.pk}/change/").content.decode()
     assert endpoint.secret not in page
     rotated = admin_client.post("/admin/realtime/webhookendpoint/", {
