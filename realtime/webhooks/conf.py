@@ -37,6 +37,9 @@ DEFAULTS = {
     # Seconds presence must settle before room.occupied / room.vacated is decided: a
     # page reload (leave, then join a second later) announces nothing.
     "WEBHOOKS_OCCUPANCY_DEBOUNCE": 3.0,
+    # TLS certificates are checked against the public CAs (certifi); a CA bundle path
+    # instead for receivers with a private CA (with WEBHOOKS_ALLOW_PRIVATE_NETWORKS).
+    "WEBHOOKS_VERIFY": True,
     # Bytes of a receiver's response kept on the attempt for the admin.
     "WEBHOOKS_RESPONSE_EXCERPT": 1024,
 }

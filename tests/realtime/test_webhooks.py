@@ -315,4 +315,3 @@ def test_a_sweep_restarts_a_queue_whose_worker_died(receiver, staff, room):
     assert delivery.sweep() == 1  # queues a task; here we run the queue ourselves
     run_all(endpoint)
     assert rx.bodies()[0]["data"]["message"]["body"] == "orphan"
-

@@ -111,3 +111,59 @@ def room_lobby(staff):
     from chat import services as chat
 
     return chat.room_create(creator=staff, slug="lobby", name="Lobby")
+
+
+def _certificate(tmp_path, name):
+    """A self-signed certificate for `name` (cryptography): (cert path, key path)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_https_goes_to_the_checked_address_with_the_names_sni_and_certificate(settings, tmp_path):
+    import ssl
+
+    settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = True
+    cert, key = _certificate(tmp_path, "localhost")
+    settings.WEBHOOKS_VERIFY = cert  # trust this test's own CA
+    receiver = Receiver()
+    seen = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: seen.append(name)
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    try:
+        outcome = sending.post(f"https://localhost:{receiver.port}/hook", "whsec_x", b"{}",
+                               event_id="1", event_type="chat.message", attempt=1)
+        assert outcome.ok, outcome.error
+        assert seen == ["localhost"]  # SNI names the host though the socket went to its address
+        assert receiver.requests[0][1]["Host"] == f"localhost:{receiver.port}"
+        # The certificate is checked against the name: one for another name is refused.
+        (tmp_path / "other").mkdir()
+        other_cert, _ = _certificate(tmp_path / "other", "elsewhere.test")
+        settings.WEBHOOKS_VERIFY = other_cert
+        refused = sending.post(f"https://localhost:{receiver.port}/hook", "whsec_x", b"{}",
+                               event_id="2", event_type="chat.message", attempt=1)
+        assert not refused.ok and "CERTIFICATE_VERIFY_FAILED" in refused.error
+        assert len(receiver.requests) == 1
+    finally:
+        receiver.stop()
