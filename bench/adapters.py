@@ -178,7 +178,11 @@ class Ours(Target):
         if not hasattr(self, "_redis"):
             import redis.asyncio as aredis
 
-            self._redis = aredis.Redis.from_url(self.args.mint_tickets)
+            url = self.args.mint_tickets
+            if url.startswith("redis+cluster://"):  # a Redis Cluster: the key's shard
+                self._redis = aredis.RedisCluster.from_url("redis://" + url.split("://", 1)[1])
+            else:
+                self._redis = aredis.Redis.from_url(url)
             self._ticket_value = dumps({"id": self.args.mint_user, "username": self.args.username,
                                         "display_name": self.args.username,
                                         "is_staff": True, "is_superuser": False})
@@ -215,7 +219,9 @@ class Ours(Target):
         if not self.args.mint_tickets:
             return
         tickets = [secrets.token_urlsafe(24) for _ in range(clients)]
-        async with self._minter().pipeline(transaction=False) as pipe:
+        minter = self._minter()
+        async with minter.pipeline(**({} if hasattr(minter, "nodes_manager")
+                                      else {"transaction": False})) as pipe:
             for i, ticket in enumerate(tickets):
                 pipe.set("sb:ticket:" + ticket, self._distinct_value(i) if self.args.distinct_users
                          else self._ticket_value, ex=120)

@@ -369,8 +369,10 @@ async def ingest(ctx):
     return await mod.run(ctx)
 
 
-# chat-rooms: many rooms, one sender each (bench/chat.py).
+# chat-rooms: many rooms, one sender each; chat-window: one room, senders with a window of
+# sends in flight (bench/chat.py).
 SCENARIOS["chat-rooms"] = chat.chat_rooms
+SCENARIOS["chat-window"] = chat.chat_window
 
 
 def parse_args(argv=None):
@@ -418,7 +420,7 @@ def parse_args(argv=None):
     args, extra = p.parse_known_args(argv)
     names = [s.strip() for s in args.scenario.split(",") if s.strip()]
     bad = [s for s in names if s not in SCENARIOS]
-    if bad or (extra and not {"ingest", "chat-rooms"} & set(names)):
+    if bad or (extra and not {"ingest", "chat-rooms", "chat-window"} & set(names)):
         p.error(f"unknown scenario(s) {bad} or options {extra}")
     return args, names, extra
 

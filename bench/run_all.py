@@ -2,7 +2,7 @@
 (baseline) and a bare `websockets` broadcast server (reference), with the same load
 generator, then the generated part of docs/performance.md is rewritten.
 
-    .venv/bin/python -m bench.run_all                 # the whole set (under 10 minutes)
+    .venv/bin/python -m bench.run_all                 # the whole set (about 12 minutes)
     .venv/bin/python -m bench.run_all --only fanout-100 idle-10k --no-docs
     .venv/bin/python -m bench.run_all --quick --no-docs   # tiny sizes: checks the tooling
 
@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 if __package__ in (None, ""):
@@ -42,9 +42,13 @@ BASELINE_REDIS_DB = 15
 LOADGEN_SLACK = 90
 
 
-def run(run_id, target, server, scenario, clients, *opts, cpus=None, servers=1, note=""):
+def run(run_id, target, server, scenario, clients, *opts, cpus=None, servers=1, note="",
+        env=None, redis="single"):
+    """One row of the set.  env: extra server environment (documented settings only, e.g.
+    a raised per-socket rate limit); redis: "single" or "cluster" (a 3-shard Redis Cluster
+    started for the run)."""
     return dict(id=run_id, target=target, server=server, scenario=scenario, clients=clients,
-                opts=list(opts), cpus=cpus, servers=servers, note=note)
+                opts=list(opts), cpus=cpus, servers=servers, note=note, env=env or {}, redis=redis)
 
 
 FAN = ("--duration", "8", "--drain", "8")
@@ -62,10 +66,52 @@ CONNECT = ("--duration", "10", "--concurrency", "50")
 # (in the connect storm: all issued before the clock starts).  ours-connect-http-1000 fetches
 # each over HTTP inside the storm instead.
 MINT = "--mint-tickets"
+# chat-rooms: 100 rooms x 10 people (9 listening, 1 sending chat.send on a schedule), 5 s of
+# sending at the total rate, then a short drain (what had not arrived by then is reported).
+ROOMS = ("--duration", "5", "--drain", "5", "--rooms", "100", "--room-size", "10")
+# chat-window: senders into one room of 1,000 listeners, each keeping 20 sends in flight
+# (a new send as soon as one is answered) for 5 s.
+WINDOW = ("--duration", "5", "--drain", "15", "--window", "20")
+# The one bench condition of the window rows: a socket may send 50 frames/s (burst 100);
+# a sender there sends as fast as its answers come back, so the documented settings are
+# raised for the server, not bypassed by a bench-only path.
+FAST_SENDER = {"REALTIME_RATE_PER_SECOND": "100000", "REALTIME_RATE_BURST": "100000"}
+
+
+def chat_rows(prefix, target, server, rates=(100, 200, 500, 1000), **kw):
+    return [run(f"{prefix}-chat-rooms-{r}", target, server, "chat-rooms", 1000, "--rate", str(r),
+                *ROOMS, *((MINT,) if target == "ours" else ()), **kw) for r in rates]
+
+
+def window_row(prefix, target, server, senders):
+    return run(f"{prefix}-chat-1000x{senders}", target, server, "chat-window", 1000, *WINDOW,
+               "--senders", str(senders), *((MINT,) if target == "ours" else ()),
+               env=FAST_SENDER if target == "ours" else None,
+               note=f"{senders} sender(s), 20 sends in flight each")
 
 # The standard set, most important first (a run that would start after --budget is
 # skipped and reported).  ids are stable: docs/performance.md and --only use them.
 MATRIX = [
+    # what users do: many small rooms, every message stored (issue 18)
+    *chat_rows("ours", "ours", "ours"),
+    *chat_rows("uvicorn", "ours", "ours-uvicorn"),
+    *chat_rows("reference", "reference", "reference", rates=(100, 500, 1000)),
+    *chat_rows("baseline", "baseline", "baseline", rates=(100, 500)),
+    *chat_rows("scale-chat-2proc", "ours", "ours", rates=(500,), servers=2),
+    # one big room: 1,000 listeners, 1 or 10 senders as fast as answers come back
+    window_row("ours", "ours", "ours", 1),
+    window_row("uvicorn", "ours", "ours-uvicorn", 1),
+    window_row("baseline", "baseline", "baseline", 1),
+    window_row("reference", "reference", "reference", 1),
+    window_row("ours", "ours", "ours", 10),
+    window_row("uvicorn", "ours", "ours-uvicorn", 10),
+    window_row("reference", "reference", "reference", 10),
+    # 1,000 listeners x 1 chat.send a second (the tutorial's and the reference's
+    # latency-1000x1 rows are driven the same way: a client connection sends)
+    run("ours-chat-latency-1000x1", "ours", "ours", "latency", 1000, *LAT1, "--publisher",
+        "socket", MINT, note="chat.send over a socket"),
+    run("uvicorn-chat-latency-1000x1", "ours", "ours-uvicorn", "latency", 1000, *LAT1,
+        "--publisher", "socket", MINT, note="chat.send over a socket"),
     run("ours-fanout-100", "ours", "ours", "fanout", 100, "--messages", "1000", *FAN, MINT),
     run("ours-fanout-1000", "ours", "ours", "fanout", 1000, "--messages", "100", *FAN, MINT),
     run("ours-latency-1000x1", "ours", "ours", "latency", 1000, *LAT1, MINT),
@@ -92,6 +138,9 @@ MATRIX = [
     run("scale-1proc", "ours", "ours", "fanout", 1000, "--messages", "400", *FAN, MINT, cpus="0"),
     run("scale-2proc", "ours", "ours", "fanout", 1000, "--messages", "400", *FAN, MINT, cpus="0",
         servers=2),
+    # the same on a 3-shard Redis Cluster (issue 20): sharded pub/sub, started for the run
+    run("scale-cluster-2proc", "ours", "ours", "fanout", 1000, "--messages", "400", *FAN, MINT,
+        cpus="0", servers=2, redis="cluster", note="Redis Cluster, 3 shards"),
     # ours under uvicorn + uvloop
     run("uvicorn-fanout-100", "ours", "ours-uvicorn", "fanout", 100, "--messages", "1000", *FAN,
         MINT),
@@ -128,9 +177,13 @@ def quick(entry):
     """--quick: the same runs at toy sizes (a tooling check, not a measurement)."""
     e = dict(entry, clients=min(entry["clients"], 20), opts=list(entry["opts"]))
     o = e["opts"]
-    for flag, cap in (("--messages", "20"), ("--duration", "2"), ("--drain", "3")):
+    # chat rows: 3 rooms of 3 at 30 msg/s, or 20 listeners and at most 2 senders
+    for flag, cap in (("--messages", "20"), ("--duration", "2"), ("--drain", "3"),
+                      ("--rooms", "3"), ("--room-size", "3"), ("--senders", "2")):
         if flag in o:
-            o[o.index(flag) + 1] = cap
+            o[o.index(flag) + 1] = str(min(int(float(o[o.index(flag) + 1])), int(cap)))
+    if e["scenario"] == "chat-rooms":
+        o[o.index("--rate") + 1] = "30"
     if "--duration" not in o:
         o += ["--duration", "2"]
     return e
@@ -167,8 +220,8 @@ class Services:
     def baseline_redis(self):
         """The same Redis server, the baseline's own db."""
         parts = urlsplit(self.redis_url)
-        if parts.scheme == "unix":
-            return urlunsplit(parts._replace(query=f"db={BASELINE_REDIS_DB}"))
+        if parts.scheme == "unix":  # (urlunsplit would drop the empty netloc's "//")
+            return f"unix://{parts.path}?db={BASELINE_REDIS_DB}"
         return urlunsplit(parts._replace(path=f"/{BASELINE_REDIS_DB}"))
 
     def _database(self, url):
@@ -220,7 +273,7 @@ class Services:
         # DEBUG=0 serves hashed static names: the log-in page (--session runs) needs them.
         subprocess.run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env,
                        check=True, timeout=300)
-        out = subprocess.run([PY, "-m", "bench.setup_ours"], cwd=ROOT, env=env, check=True,
+        out = subprocess.run([PY, "-m", "bench.setup_ours", "--boards", "100"], cwd=ROOT, env=env, check=True,
                              capture_output=True, text=True, timeout=120).stdout
         return json.loads(out.strip().splitlines()[-1])
 
@@ -237,10 +290,11 @@ def flush_redis(url, allowed=(14, 15)):
 
 
 # --- running ---------------------------------------------------------------------------------
-def loadgen_cmd(entry, urls, pids, svc):
+def loadgen_cmd(entry, urls, pids, svc, redis_url=None):
     opts = []
     for o in entry["opts"]:
-        opts += [MINT, svc.redis_url, "--mint-user", str(svc.user_id)] if o == MINT else [o]
+        opts += [MINT, redis_url or svc.redis_url, "--mint-user", str(svc.user_id)] \
+            if o == MINT else [o]
     cmd = [PY, "-m", "bench.loadgen", "--target", entry["target"], "--url", ",".join(urls),
            "--scenario", entry["scenario"], "--clients", str(entry["clients"]), *opts]
     if pids:
@@ -276,14 +330,20 @@ def run_entry(entry, svc, log):
     elif entry["target"] == "baseline":
         flush_redis(svc.baseline_redis())
     with ExitStack() as stack:
+        server_env, mint_url = {**svc.env(), **entry["env"]}, None
+        if entry["redis"] == "cluster":
+            cluster = stack.enter_context(start_cluster(svc))
+            server_env.update(cluster)
+            env.update(cluster)  # the sync publisher is a Switchboard process too
+            mint_url = "redis+cluster://" + cluster["REDIS_CLUSTER_NODES"].split(",")[0]
         servers = []
         for _ in range(entry["servers"]):
-            kw = dict(env=svc.env()) if entry["target"] == "ours" else {}
+            kw = dict(env=server_env) if entry["target"] == "ours" else {}
             redis_url = svc.baseline_redis() if entry["target"] == "baseline" else svc.redis_url
             servers.append(stack.enter_context(start_server(
                 entry["server"], redis_url=redis_url, cpus=entry["cpus"], log=log, timeout=60, **kw)))
         time.sleep(0.5)
-        cmd = loadgen_cmd(entry, [s.url for s in servers], [s.pid for s in servers], svc)
+        cmd = loadgen_cmd(entry, [s.url for s in servers], [s.pid for s in servers], svc, mint_url)
         shown = " ".join(c.replace(PY, "$PY") for c in cmd)
         print(f"$ {shown}", file=sys.stderr, flush=True)
         t0 = time.time()
@@ -301,6 +361,20 @@ def run_entry(entry, svc, log):
     row.setdefault("scenario", entry["scenario"])
     row.setdefault("clients", entry["clients"])
     return row
+
+
+@contextmanager
+def start_cluster(svc):
+    """A 3-shard Redis Cluster of the system redis-server 7 on private ports (the tests'
+    tests/redis_topologies.py), for one run; yields the servers' extra environment.
+    Celery has no Cluster transport, so the broker is RabbitMQ (nothing is queued in
+    these runs; the settings require a broker)."""
+    from tests.redis_topologies import cluster_setup
+
+    with tempfile.TemporaryDirectory(prefix="cluster-", dir=svc.dir) as directory, \
+            cluster_setup(directory, shards=3) as topo:
+        yield {**topo.env(), "CELERY_BROKER_URL": os.environ.get(
+            "BENCH_CLUSTER_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")}
 
 
 def run_ingest(svc, quick_mode):
@@ -351,7 +425,8 @@ def main(argv=None):
     p.add_argument("--update", metavar="RESULTS_JSONL",
                    help="re-run only the --only runs, replace them in this earlier result file's "
                         "rows and rewrite the docs from the merged rows (marked as re-runs)")
-    p.add_argument("--budget", type=float, default=570.0,
+    # 660: the chat rows joined the set (issue 18); with the last run and ingest ~12 minutes
+    p.add_argument("--budget", type=float, default=660.0,
                    help="seconds; runs that would start after this are skipped (reported)")
     args = p.parse_args(argv)
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bench import report, setup_ours
+from bench import report, run_all, setup_ours
 from tests import servers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
@@ -16,8 +16,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
 @pytest.fixture
 def bench_server(transactional_db):
     """One daphne on the test database with the bench user and room; (server, env)."""
-    info = setup_ours.setup(boards=1)
-    env = servers.server_env({"DATABASE_URL": servers.database_url(), "REST_WRITE_RATE": "100000/min"})
+    info = setup_ours.setup(boards=3)
+    # The window rows' one bench condition (bench/run_all.py FAST_SENDER): a sender may
+    # send faster than the per-socket 50 frames/s.
+    env = servers.server_env({"DATABASE_URL": servers.database_url(), "REST_WRITE_RATE": "100000/min",
+                              **run_all.FAST_SENDER})
     server = servers.start_daphne(env=env)
     yield server, env, info
     server.stop()
@@ -80,6 +83,69 @@ def test_loadgen_connects_a_crowd_of_different_users(bench_server):
     # crowd users exist only in their tickets: 20 sockets, none of them the bench user's
     assert Connection.objects.count() == 20
     assert not Connection.objects.filter(user_id=info["user_id"]).exists()
+
+
+def test_loadgen_chat_rooms_delivers_every_stored_message_once_in_order(bench_server):
+    server, env, info = bench_server
+    rooms, = loadgen(server, env, "--scenario", "chat-rooms", "--rooms", "3", "--room-size", "4",
+                     "--rate", "30", "--duration", "2", "--drain", "5",
+                     "--mint-tickets", env["REDIS_URL"], "--mint-user", str(info["user_id"]))
+    assert rooms.get("error") is None, rooms
+    assert rooms["sent"] >= 50 and rooms["expected"] == rooms["sent"] * 3, rooms
+    assert rooms["delivered"] == rooms["expected"] and rooms["delivered_share"] == 1.0, rooms
+    assert rooms["out_of_order"] == 0 and rooms["seq_gaps"] == 0, rooms
+    # every chat.send answered exactly once, none refused
+    assert rooms["answered"] == rooms["sent"] and rooms["answered_twice"] == 0, rooms
+    assert rooms["unanswered"] == 0 and rooms["refused"] == {}, rooms
+
+
+def test_loadgen_chat_window_keeps_sends_in_flight_into_one_room(bench_server):
+    server, env, info = bench_server
+    window, = loadgen(server, env, "--scenario", "chat-window", "--clients", "20", "--senders", "2",
+                      "--window", "5", "--duration", "1.5", "--drain", "5",
+                      "--mint-tickets", env["REDIS_URL"], "--mint-user", str(info["user_id"]))
+    assert window.get("error") is None, window
+    # more than a socket's rate-limit burst: the raised limit (an env var) is what let it
+    assert window["sent"] > 5 and window["answered"] == window["sent"], window
+    assert window["delivered"] == window["expected"] == window["sent"] * 20, window
+    assert window["out_of_order"] == 0 and window["seq_gaps"] == 0, window
+
+
+class QuickServices:
+    """What bench/run_all.py's run_entry needs of its services, on the test's database and
+    Redis (run_all itself would make its own: a migration and collectstatic too long here)."""
+
+    def __init__(self, env, user_id):
+        self.redis_url, self.user_id = env["REDIS_URL"], user_id
+        self._env = {k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SWITCHBOARD_TESTING",
+                                          "DJANGO_SETTINGS_MODULE", "REST_WRITE_RATE")}
+        self.dir = None
+
+    def env(self):
+        return dict(self._env)
+
+    def baseline_redis(self):
+        return self.redis_url
+
+
+def test_run_all_quick_runs_the_scale_out_row_on_a_redis_cluster(bench_server, tmp_path):
+    _, env, info = bench_server
+    svc = QuickServices(env, info["user_id"])
+    svc.dir = str(tmp_path)
+    entry, = [run_all.quick(e) for e in run_all.MATRIX if e["id"] == "scale-cluster-2proc"]
+    row = run_all.run_entry(entry, svc, str(tmp_path / "servers.log"))
+    assert row.get("error") is None, (row, (tmp_path / "servers.log").read_text()[-2000:])
+    assert row["delivered"] == row["expected"] == 20 * 20 and row["lost"] == 0, row
+    assert row["out_of_order"] == 0 and row["seq_gaps"] == 0, row
+    assert "--mint-tickets redis+cluster://127.0.0.1:" in row["command"]
+
+
+def test_quick_mode_shrinks_the_chat_rows():
+    quick = {e["id"]: run_all.quick(e) for e in run_all.MATRIX}
+    rooms, window = quick["ours-chat-rooms-1000"]["opts"], quick["ours-chat-1000x10"]["opts"]
+    assert rooms[rooms.index("--rooms") + 1] == "3" and rooms[rooms.index("--rate") + 1] == "30"
+    assert window[window.index("--senders") + 1] == "2"
+    assert quick["ours-chat-1000x10"]["env"] == run_all.FAST_SENDER
 
 
 def test_report_renders_rows_into_the_docs_block(tmp_path):
