@@ -164,6 +164,10 @@ class Ours(Target):
                                       {"username": self.args.username,
                                        "password": self.args.password})
         self.token = res["token"]
+        if self.args.mint_tickets and hasattr(self._minter(), "nodes_manager"):
+            # a RedisCluster learns its slots once, here: the first commands of many
+            # concurrent connects would otherwise race its lazy start (AttributeError)
+            await self._minter().initialize()
 
     def _post(self, path, body, headers=None):
         req = urllib.request.Request(self.http + path, data=json.dumps(body).encode(),

@@ -135,6 +135,7 @@ def test_run_all_quick_runs_the_scale_out_row_on_a_redis_cluster(bench_server, t
     entry, = [run_all.quick(e) for e in run_all.MATRIX if e["id"] == "scale-cluster-2proc"]
     row = run_all.run_entry(entry, svc, str(tmp_path / "servers.log"))
     assert row.get("error") is None, (row, (tmp_path / "servers.log").read_text()[-2000:])
+    assert row["connect_failures"] == {} and row["clients"] == 20, row
     assert row["delivered"] == row["expected"] == 20 * 20 and row["lost"] == 0, row
     assert row["out_of_order"] == 0 and row["seq_gaps"] == 0, row
     assert "--mint-tickets redis+cluster://127.0.0.1:" in row["command"]
