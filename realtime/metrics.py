@@ -34,6 +34,18 @@ WRITES_REFUSED = Counter("switchboard_writes_refused_total",
                          "REALTIME_MAX_WRITE_WAIT_SECONDS), by path", ["path"])
 WRITE_BATCH_SIZE = Histogram("switchboard_write_batch_size", "chat.send writes per transaction",
                              buckets=(1, 2, 5, 10, 20, 50, 100, 200))
+_frames_out = {}
+
+
+def frames_out(event):
+    """The FRAMES_OUT child of an event name, looked up once per name: `labels()` builds
+    and locks a key on every call, a cost paid per event delivered by the hub."""
+    child = _frames_out.get(event)
+    if child is None:
+        child = _frames_out[event] = FRAMES_OUT.labels(event)
+    return child
+
+
 INGEST_BATCH_SECONDS = Histogram(
     "switchboard_ingest_batch_seconds", "Duration of ingest batches (exported by the process that ran them)",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
