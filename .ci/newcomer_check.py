@@ -3,13 +3,18 @@
     .venv/bin/python .ci/newcomer_check.py http://127.0.0.1:PORT DEMO_PASSWORD
 
 Checks, printing each: /readyz 200 (polled until a deadline), / and /accounts/login/ 200,
-a token for the demo user, a WebSocket subscribed to room:lobby on a ticket, and a message
-posted over REST arriving on that socket.  Exits non-zero with the reason on the first
-failure.  Standard library plus `websockets` (in requirements.txt).
+a token for the demo user, a WebSocket subscribed to room:lobby on a ticket, a message
+posted over REST arriving on that socket, and the documented example
+clients/python/examples/mirror_room.py (docs/client-python.md) printing the messages then
+posted over REST, in order.  Exits non-zero with the reason on the first failure.
+Standard library plus `websockets` and `switchboard-client` (both in requirements.txt).
 """
 
 import asyncio
 import json
+import os
+import pathlib
+import subprocess
 import sys
 import time
 import urllib.error
@@ -24,6 +29,13 @@ READY_DEADLINE = 60.0
 REQUEST_TIMEOUT = 10.0
 # Seconds for a REST post to reach the subscribed socket (milliseconds when healthy).
 EVENT_DEADLINE = 15.0
+# The example from docs/client-python.md, run as a user would (its own process).
+MIRROR_EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "clients/python/examples/mirror_room.py"
+# Messages posted for the mirror: more than one, so their order is checked too.
+MIRROR_MESSAGES = 3
+# Seconds for the mirror to print them all: a Python start-up, a ticket, a connect and a
+# replay; about a second when healthy.
+MIRROR_DEADLINE = 30.0
 
 
 class CheckFailed(Exception):
@@ -108,6 +120,51 @@ async def message_reaches_socket(base, token):
             and f.get("event") == "chat.message" and f["data"]["message"].get("body") == text,
             "the posted message on the socket", time.monotonic() + EVENT_DEADLINE)
         print(f"ok   chat.message arrived on the socket (seq {frame.get('seq')})", flush=True)
+    return frame["seq"]
+
+
+def mirror_prints_messages(base, token, after_seq):
+    """Runs the documented mirror_room.py example on room:lobby from `after_seq` (the seq the
+    socket check saw, so the mirror's own subscribe cannot race the posts: what it missed
+    while starting is replayed), posts MIRROR_MESSAGES over REST and expects exactly those
+    bodies on its stdout, in order."""
+    command = [sys.executable, str(MIRROR_EXAMPLE), "--url", base, "--room", "lobby",
+               "--since", str(after_seq), "--count", str(MIRROR_MESSAGES)]
+    mirror = subprocess.Popen(command, env={**os.environ, "SWITCHBOARD_TOKEN": token},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        tag = uuid.uuid4().hex[:8]
+        posted = [f"mirror check {tag} #{n}" for n in range(1, MIRROR_MESSAGES + 1)]
+        for text in posted:
+            status, body, _ = http(base, "POST", "/api/rooms/lobby/messages/", {"body": text}, token)
+            expect(status, 201, f"POST /api/rooms/lobby/messages/ ({text!r})", body)
+        try:
+            out, err = mirror.communicate(timeout=MIRROR_DEADLINE)
+        except subprocess.TimeoutExpired:
+            mirror.kill()
+            out, err = mirror.communicate()
+            raise CheckFailed(
+                f"mirror_room.py did not print {MIRROR_MESSAGES} messages within "
+                f"{MIRROR_DEADLINE:.0f} s; stdout: {out[-500:]!r} stderr: {err[-1000:]!r}") from None
+    finally:
+        if mirror.poll() is None:
+            mirror.kill()
+            mirror.wait()
+    if mirror.returncode != 0:
+        raise CheckFailed(f"mirror_room.py exited {mirror.returncode}: {err[-1500:]}")
+    try:
+        lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    except ValueError:
+        raise CheckFailed(
+            f"mirror_room.py printed something that is not a JSON line: {out[-500:]!r}") from None
+    bodies = [line.get("body") for line in lines]
+    if bodies != posted:
+        raise CheckFailed(f"mirror_room.py printed {bodies}, expected {posted} in that order")
+    seqs = [line.get("seq") for line in lines]
+    if seqs != sorted(seqs) or len(set(seqs)) != len(seqs):
+        raise CheckFailed(f"mirror_room.py printed seqs {seqs}: not strictly increasing")
+    print(f"ok   mirror_room.py printed the {MIRROR_MESSAGES} posted messages in order "
+          f"(seq {seqs[0]}..{seqs[-1]})", flush=True)
 
 
 def main(base, password):
@@ -119,7 +176,9 @@ def main(base, password):
     expect(status, 200, "GET /accounts/login/", body)
     status, body, _ = http(base, "POST", "/api/auth/token/", {"username": "demo", "password": password})
     expect(status, 200, "POST /api/auth/token/ with the printed demo password", body)
-    asyncio.run(message_reaches_socket(base, body["token"]))
+    token = body["token"]
+    seq = asyncio.run(message_reaches_socket(base, token))
+    mirror_prints_messages(base, token, seq)
 
 
 if __name__ == "__main__":
