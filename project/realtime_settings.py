@@ -162,6 +162,12 @@ REALTIME_SESSION_TOMBSTONE_SECONDS = get_int("REALTIME_SESSION_TOMBSTONE_SECONDS
 # at once would otherwise send each subscriber 1,000 joins (N² frames; the storm ran at
 # ~130 connects/s).  A tenth of a second is not noticed in a member list.
 REALTIME_PRESENCE_BATCH_SECONDS = get_float("REALTIME_PRESENCE_BATCH_SECONDS", 0.1)
+# Most present users a subscribe reply lists, and the largest page of the `presence`
+# action.  Above it a reply carries only the count and changes come as `presence.diff`
+# (count plus who joined and left): a full list in every reply makes a room's join cost
+# grow with its size (N joins x N members), and nobody reads a list of thousands at once.
+# 100 is what a member list shows on a screen, and Pusher's cap on a presence channel.
+REALTIME_PRESENCE_LIST_MAX = get_int("REALTIME_PRESENCE_LIST_MAX", 100)
 
 # --- the write path and overload (issue 18; chat/writes.py, realtime/store.py) ---------------
 # Threads for the hub's outbox reads (gap fills, the outbox poll, resume pages).  A pool of

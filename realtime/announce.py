@@ -13,6 +13,12 @@ landed on another process meanwhile) or a join of one gone again is dropped.  Pr
 windows end independently, so without that check a late leave from one process could
 follow another's join and leave a present user out of every list.
 
+Above REALTIME_PRESENCE_LIST_MAX present users (counted in the same round trip as that
+check) the window's changes go out as one `presence.diff` {count, joined, left} instead:
+clients of a crowd show the count and page the list on demand (realtime/hub_presence.py),
+so neither a reply nor an event carries the whole list.  Below it, join and leave carry
+the count too.
+
 Events are set operations for the client: a join may name users it already lists, a leave
 users it does not.  A join of one user is not sent to the connection that joined (it has
 the list from its subscribe reply); a join of several reaches the joiners too, naming
@@ -28,13 +34,13 @@ from realtime import webhooks
 
 logger = logging.getLogger("realtime.announce")
 
-JOIN, LEAVE = "presence.join", "presence.leave"
+JOIN, LEAVE, DIFF = "presence.join", "presence.leave", "presence.diff"
 
 
 class PresenceAnnouncer:
     """One per hub.  `send(topic, event, data, exclude)` is the hub's ephemeral publish
     (`exclude`: a connection id not to send it to); `present(topic, user_ids)` asks Redis
-    who is there ({id: bool}, realtime.presence.present)."""
+    who is there and how many are: ({id: bool}, count), realtime.presence.present_and_count."""
 
     def __init__(self, send, present):
         self.send, self.present = send, present
@@ -62,19 +68,38 @@ class PresenceAnnouncer:
         if not changes:
             return
         try:
-            present = await self.present(topic, list(changes))
+            present, count = await self.present(topic, list(changes))
         except Exception as exc:  # Redis unreachable: announce what was seen
             logger.warning("presence of %s not checked before announcing: %s", topic, exc)
             present = {user_id: kind == JOIN for user_id, (kind, _, _) in changes.items()}
+            count = None
+        picked = {}
         for event in (LEAVE, JOIN):
-            picked = sorted(((user, conn) for user_id, (kind, user, conn) in changes.items()
-                             if kind == event and present.get(user_id) == (event == JOIN)),
-                            key=lambda pair: pair[0]["id"])
-            if picked:
-                exclude = picked[0][1] if len(picked) == 1 else None
-                users = [user for user, _ in picked]
-                await self.send(topic, event, {"users": users}, exclude)
+            picked[event] = sorted(((user, conn) for user_id, (kind, user, conn) in changes.items()
+                                    if kind == event and present.get(user_id) == (event == JOIN)),
+                                   key=lambda pair: pair[0]["id"])
+        if count is not None and count > settings.REALTIME_PRESENCE_LIST_MAX:
+            await self._send_diff(topic, count, picked)
+            return
+        for event in (LEAVE, JOIN):
+            if picked[event]:
+                exclude = picked[event][0][1] if len(picked[event]) == 1 else None
+                users = [user for user, _ in picked[event]]
+                data = {"users": users} if count is None else {"users": users, "count": count}
+                await self.send(topic, event, data, exclude)
                 await webhooks.apresence(topic, event, users)  # only when an endpoint wants it
+
+    async def _send_diff(self, topic, count, picked):
+        """A crowd's window: one presence.diff (not to a lone joiner, who has the count)."""
+        joined = [user for user, _ in picked[JOIN]]
+        left = [user for user, _ in picked[LEAVE]]
+        if not joined and not left:
+            return
+        exclude = picked[JOIN][0][1] if len(joined) == 1 and not left else None
+        await self.send(topic, DIFF, {"count": count, "joined": joined, "left": left}, exclude)
+        for event, users in ((LEAVE, left), (JOIN, joined)):
+            if users:
+                await webhooks.apresence(topic, event, users)
 
     def stop(self):
         """Drops what is queued (the process is going: other processes' lease sweeps

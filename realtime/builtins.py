@@ -39,7 +39,24 @@ async def unsubscribe(request):
 
 
 async def presence_list(request):
-    return {"presence": await presence.members(request.topic)}
+    """One page of the users present on the topic, by id: `data.after` (the `next` of the
+    previous page; from the start when absent) and `data.limit` (at most, and by default,
+    REALTIME_PRESENCE_LIST_MAX).  Replies {presence, count, next}; `next` is null on the
+    last page.  A user present throughout a paging is on exactly one page."""
+    list_max = settings.REALTIME_PRESENCE_LIST_MAX
+    after = _int_field(request.data, "after", 0, MAX_SINCE, 0)
+    limit = _int_field(request.data, "limit", 1, list_max, list_max)
+    count, users, more = await presence.page(request.topic, after, limit)
+    return {"presence": users, "count": count, "next": users[-1]["id"] if more and users else None}
+
+
+def _int_field(data, name, low, high, default):
+    value = data.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise errors.Invalid(f"{name} must be an integer from {low} to {high}.", field=f"data.{name}")
+    return value
 
 
 def authorize_user_topic(user, key, access):
@@ -57,14 +74,24 @@ USER_SCHEMA = {
 
 def register():
     register_topic_kind("user", authorize=authorize_user_topic)
+    count = {"type": "integer", "minimum": 0,
+             "description": "Users present after the change (absent when Redis could not say)."}
     users = {"type": "object", "required": ["users"], "additionalProperties": False,
-             "properties": {"users": {"type": "array", "minItems": 1, "items": USER_SCHEMA}}}
+             "properties": {"users": {"type": "array", "minItems": 1, "items": USER_SCHEMA},
+                            "count": count}}
+    diff = {"type": "object", "required": ["count", "joined", "left"], "additionalProperties": False,
+            "properties": {"count": count, "joined": {"type": "array", "items": USER_SCHEMA},
+                           "left": {"type": "array", "items": USER_SCHEMA}}}
     register_event("presence.join", users,
                    doc="These users' first connections joined the topic (ephemeral; one event "
                        "per REALTIME_PRESENCE_BATCH_SECONDS at most).")
     register_event("presence.leave", users,
                    doc="These users' last connections left the topic, or their leases expired "
                        "(ephemeral; one event per REALTIME_PRESENCE_BATCH_SECONDS at most).")
+    register_event("presence.diff", diff,
+                   doc="A crowd's presence changes (more than REALTIME_PRESENCE_LIST_MAX users "
+                       "present), in place of presence.join/leave: the count and who joined and "
+                       "left (ephemeral; one event per REALTIME_PRESENCE_BATCH_SECONDS at most).")
     register_event("subscription.revoked", {"type": "object"},
                    doc="The server ended this subscription (e.g. removed from a private room).")
     register_event("auth.expired", {"type": "object"},
@@ -85,4 +112,7 @@ def register():
                         "user (data.ticket); keeps subscriptions and seqs.  Replies "
                         "auth_expires_in.")
     register_action("presence", presence_list, topic_kinds=("*",), access="read",
-                    allow_anonymous=True, builtin=True, doc="Lists the users present on a topic.")
+                    allow_anonymous=True, builtin=True,
+                    doc="One page of the users present on a topic, by id: data.after (the "
+                        "previous page's `next`), data.limit (at most REALTIME_PRESENCE_LIST_MAX). "
+                        "Replies {presence, count, next}; next is null on the last page.")

@@ -8,7 +8,8 @@ connection, so a killed process leaves no member behind (the "lease" of a member
 the live connection itself, refreshed by Redis's own keepalive).
 
 Ordering and gap filling live in realtime/ordering.py; heartbeats, the outbox poll (which
-recovers lost broadcasts) and shutdown in realtime/maintenance.py.
+recovers lost broadcasts) and shutdown in realtime/maintenance.py; presence (joins, leaves,
+announcements) in realtime/hub_presence.py, composed in as `self.presence`.
 """
 
 import asyncio
@@ -22,12 +23,12 @@ import weakref
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from realtime import metrics, presence, session_auth, store
-from realtime.announce import JOIN, LEAVE, PresenceAnnouncer
+from realtime import metrics, session_auth, store
 from realtime.connlog import ConnectionLog
+from realtime.hub_presence import HubPresence
 from realtime.maintenance import MaintenanceMixin
 from realtime.ordering import OrderingMixin
-from realtime.publish import apublish, direct_frame
+from realtime.publish import direct_frame
 from realtime.registry import topic_group, topic_kinds
 from realtime.subscriptions import Subscription
 
@@ -95,7 +96,8 @@ class Hub(OrderingMixin, MaintenanceMixin):
         self.group_lock = asyncio.Lock()
         self.started = asyncio.Event()
         self.connlog = ConnectionLog()
-        self.announcer = PresenceAnnouncer(self._announce, presence.present)
+        self.presence = HubPresence()
+        self.announcer = self.presence.announcer  # the heartbeat's sweep adds leaves to it
 
     async def start(self):
         self.channel = await self.layer.new_channel("hub.")
@@ -114,7 +116,7 @@ class Hub(OrderingMixin, MaintenanceMixin):
             await self.connlog.flush_now()
         except Exception:
             logger.warning("connection log not flushed at stop")
-        self.announcer.stop()
+        self.presence.stop()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -184,16 +186,11 @@ class Hub(OrderingMixin, MaintenanceMixin):
                 raise
         sub.last = latest
         kind = topic_kinds[topic.split(":", 1)[0]]
-        members = []
+        reply = {"presence": []}
         if kind.presence:
             sub.presence = True
             try:
-                if conn.user_info and not resubscribe:
-                    first, members = await presence.join_and_list(topic, conn.user_info, conn.id)
-                    if first:
-                        self.announcer.change(topic, JOIN, conn.user_info, conn.id)
-                else:
-                    members = await presence.members(topic)
+                reply = await self.presence.subscribed(conn, topic, resubscribe)
             except BaseException:
                 # Redis down: undo, or the half-made subscription buffers events forever.
                 await self.unsubscribe(conn, topic)
@@ -204,7 +201,7 @@ class Hub(OrderingMixin, MaintenanceMixin):
             latest = max(latest, self.topic_last.get(topic) or 0)
             sub.last, sub.buffer, sub.buffered_bytes, sub.overflowed = latest, [], 0, False
             recovered = False
-        return {"seq": latest, "recovered": recovered, "presence": members}
+        return {"seq": latest, "recovered": recovered, **reply}
 
     async def _replay(self, conn, sub, since, latest, page):
         """Sends the events after `since` up to `latest`, starting with `page`, reading each
@@ -274,12 +271,7 @@ class Hub(OrderingMixin, MaintenanceMixin):
             self.pending.pop(topic, None)
             await self._group_discard(topic_group(topic))
         if sub.presence and conn.user_info:
-            try:
-                if await presence.leave(topic, conn.user_id, conn.id):
-                    self.announcer.change(topic, LEAVE, conn.user_info)
-            except Exception:
-                # Redis down: the lease expires on its own and a sweep announces the leave.
-                logger.warning("presence leave failed for %s on %s", conn.id, topic)
+            await self.presence.unsubscribed(conn, topic)
         return True
 
     async def known_public(self, topic):
@@ -313,18 +305,6 @@ class Hub(OrderingMixin, MaintenanceMixin):
             self.public_topics[topic] = time.monotonic() + settings.REALTIME_PUBLIC_TOPIC_CACHE_SECONDS
         if not future.done():
             future.set_result(is_public)
-
-    async def _announce(self, topic, event, data, exclude=None):
-        """Sends a presence event (the announcer's batches).  A leave skips the leaving
-        users' own connections: one still subscribed proves its user present (a reconnect
-        elsewhere can race the leave of the socket it replaced).  A failed send (Redis
-        restarting) is logged, never raised."""
-        leaving = [user["id"] for user in data["users"]] if event == LEAVE else None
-        try:
-            await apublish(topic, event, data, ephemeral=True, exclude_connection=exclude,
-                           exclude_users=leaving)
-        except Exception as exc:
-            logger.warning("could not announce %s on %s: %s", event, topic, exc)
 
     async def _group_add(self, group):
         async with self.group_lock:

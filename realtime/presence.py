@@ -22,9 +22,10 @@ P = "sb:pr:"
 PC = "sb:prc:"
 PU = "sb:pu:"
 
-# KEYS: pr, prc, pu.  ARGV: user, conn, expiry, now, info, key ttl, list.  Returns 1 when
-# the user was not present before (first tab): the caller announces presence.join; with
-# list = '1', {that flag, the present users' infos...} (a subscribe: one round trip).
+# KEYS: pr, prc, pu.  ARGV: user, conn, expiry, now, info, key ttl, list max.  Returns 1
+# when the user was not present before (first tab): the caller announces presence.join;
+# with list max >= 0, {that flag, the present count, and when the count is at most list
+# max the present users' infos...} (a subscribe: one round trip; a crowd costs a count).
 JOIN = """
 local prev = redis.call('ZSCORE', KEYS[1], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
@@ -34,8 +35,10 @@ redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end
 local first = 0
 if (not prev) or tonumber(prev) <= tonumber(ARGV[4]) then first = 1 end
-if ARGV[7] ~= '1' then return first end
-local out = {first}
+if tonumber(ARGV[7]) < 0 then return first end
+local count = redis.call('ZCOUNT', KEYS[1], ARGV[4], '+inf')
+local out = {first, count}
+if count > tonumber(ARGV[7]) then return out end
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[4], '+inf')
 for start = 1, #ids, 1000 do  -- unpack() of thousands would overflow Lua's C stack
   local infos = redis.call('HMGET', KEYS[3], unpack(ids, start, math.min(start + 999, #ids)))
@@ -73,7 +76,31 @@ return infos
 """
 
 
-JOIN_SHA, LEAVE_SHA = script_sha(JOIN), script_sha(LEAVE)
+# KEYS: pr, pu.  ARGV: now, after (a user id), limit.  {present count, 1 when more users
+# follow the page, the infos of the first `limit` present users with an id above `after`,
+# by id}.  A cursor by user id, not an offset: leases are renewed (rescored) every
+# heartbeat, so positions move, while ids do not -- a user present throughout a paging
+# is returned exactly once.
+PAGE = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
+local after, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local picked, num = {}, {}
+for _, id in ipairs(ids) do
+  local n = tonumber(id)
+  if n and n > after then picked[#picked + 1] = id; num[id] = n end
+end
+table.sort(picked, function(a, b) return num[a] < num[b] end)
+local out = {#ids, 0}
+local last = math.min(#picked, limit)
+if #picked > limit then out[2] = 1 end
+for start = 1, last, 1000 do  -- unpack() of thousands would overflow Lua's C stack
+  local infos = redis.call('HMGET', KEYS[2], unpack(picked, start, math.min(start + 999, last)))
+  for i = 1, #infos do if infos[i] then out[#out + 1] = infos[i] end end
+end
+return out
+"""
+
+JOIN_SHA, LEAVE_SHA, PAGE_SHA = script_sha(JOIN), script_sha(LEAVE), script_sha(PAGE)
 
 
 def members_key(topic):
@@ -96,20 +123,23 @@ def _ttl():
 
 async def join(topic, user_info, connection_id):
     """Adds a connection; returns True when it is the user's first (announce a join)."""
-    return bool(await _join(topic, user_info, connection_id, False))
+    return bool(await _join(topic, user_info, connection_id, -1))
 
 
 async def join_and_list(topic, user_info, connection_id):
-    """join() and members() in one round trip: (first, [user infos present, by id])."""
-    result = await _join(topic, user_info, connection_id, True)
-    return bool(result[0]), _users(result[1:])
+    """join() and the present users in one round trip: (first, count, [user infos present,
+    by id] or None when more than REALTIME_PRESENCE_LIST_MAX are present)."""
+    list_max = settings.REALTIME_PRESENCE_LIST_MAX
+    result = await _join(topic, user_info, connection_id, list_max)
+    count = int(result[1])
+    return bool(result[0]), count, (None if count > list_max else _users(result[2:]))
 
 
-async def _join(topic, user_info, connection_id, listing):
+async def _join(topic, user_info, connection_id, list_max):
     now = time.time()
     return await run_script(JOIN, JOIN_SHA, _keys(topic, user_info["id"]), (
         user_info["id"], connection_id, now + _ttl(), now, orjson.dumps(user_info),
-        int(_ttl() * 4) + 60, "1" if listing else "0"))
+        int(_ttl() * 4) + 60, list_max))
 
 
 async def leave(topic, user_id, connection_id):
@@ -145,6 +175,30 @@ async def present(topic, user_ids):
     now = time.time()
     return {user_id: score is not None and float(score) > now
             for user_id, score in zip(user_ids, scores, strict=True)}
+
+
+async def present_and_count(topic, user_ids):
+    """(present(topic, user_ids), how many users are present) in one round trip: what the
+    announcer checks at the end of its window."""
+    now = time.time()
+    async with async_client().pipeline(transaction=False) as pipe:
+        if user_ids:
+            pipe.execute_command("ZMSCORE", members_key(topic), *user_ids)
+        pipe.zcount(members_key(topic), now, "+inf")
+        results = await pipe.execute()
+    scores = results[0] if user_ids else []
+    return ({user_id: score is not None and float(score) > now
+             for user_id, score in zip(user_ids, scores, strict=True)}, int(results[-1]))
+
+
+async def page(topic, after=0, limit=None):
+    """One page of a topic's present users: (count, [infos of the first `limit` users with
+    an id above `after`, by id], whether more follow).  `limit` defaults to (and callers
+    bound it by) REALTIME_PRESENCE_LIST_MAX."""
+    limit = settings.REALTIME_PRESENCE_LIST_MAX if limit is None else limit
+    result = await run_script(PAGE, PAGE_SHA, [members_key(topic), infos_key(topic)],
+                              (time.time(), after, limit))
+    return int(result[0]), _users(result[2:]), bool(result[1])
 
 
 async def sweep(topic):

@@ -77,16 +77,19 @@ async def test_the_hub_heartbeat_sweeps_and_announces_dead_users(user, open_kind
         assert [u["username"] for u in listed["presence"]] == ["alice"]
 
 
-async def test_join_and_list_gives_the_first_flag_and_every_present_user_in_one_call():
+async def test_join_and_list_gives_the_first_flag_and_every_present_user_in_one_call(settings):
+    settings.REALTIME_PRESENCE_LIST_MAX = 10_000
     topic = f"open:crowd-{uuid.uuid4().hex[:8]}"
     crowd = [{"id": i, "username": f"u{i}", "display_name": f"U{i}"} for i in range(1, 2502)]
     for info in crowd[:-1]:
         await presence.join(topic, info, f"conn-{info['id']}")
-    first, members = await presence.join_and_list(topic, crowd[-1], "conn-last")
-    assert first is True
+    first, count, members = await presence.join_and_list(topic, crowd[-1], "conn-last")
+    assert first is True and count == 2501
     assert members == crowd  # by id, more than one HMGET chunk
-    first, members = await presence.join_and_list(topic, crowd[-1], "conn-last-2")
+    first, count, members = await presence.join_and_list(topic, crowd[-1], "conn-last-2")
     assert first is False and len(members) == 2501
+    settings.REALTIME_PRESENCE_LIST_MAX = 2500  # above the cap: the count, no list
+    assert await presence.join_and_list(topic, crowd[-1], "conn-last-3") == (False, 2501, None)
 
 
 async def listed_in(ws, event, names):
@@ -137,7 +140,7 @@ async def test_within_a_window_only_a_users_latest_change_is_announced_if_redis_
     for user in (carol, dave, erin):  # present in Redis when the window ends
         await presence.join("room:x", user, f"conn-{user['id']}")
     await presence.join("room:y", bob, "conn-y")
-    announcer = PresenceAnnouncer(send, presence.present)
+    announcer = PresenceAnnouncer(send, presence.present_and_count)
     announcer.change("room:x", JOIN, carol, "c3")
     announcer.change("room:x", JOIN, bob, "c2")
     announcer.change("room:x", LEAVE, bob)  # came and went: a leave
