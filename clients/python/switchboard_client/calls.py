@@ -6,10 +6,9 @@ connect, behind the resubscribes.
 """
 
 import asyncio
-import json
 import logging
 
-from switchboard_client import errors, options
+from switchboard_client import errors, options, protocol
 from switchboard_client.subscription import Gap, Subscription
 
 logger = logging.getLogger("switchboard_client")
@@ -64,13 +63,11 @@ class CallsMixin:
     def _enqueue(self, action, topic, data, retry):
         self._check_usable()
         request_id = f"c{next(self._ids)}"
-        frame = {"action": action, "request_id": request_id, "data": data or {}}
-        if topic is not None:
-            frame["topic"] = topic
+        text = protocol.encode(protocol.request_frame(action, request_id, topic, data))
         future = asyncio.get_running_loop().create_future()
         # Nobody may await a request whose caller was cancelled: no "never retrieved" noise.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        pending = self._pending[request_id] = _Pending(request_id, action, json.dumps(frame), future, retry)
+        pending = self._pending[request_id] = _Pending(request_id, action, text, future, retry)
         return pending
 
     async def _wait(self, pending, timeout):

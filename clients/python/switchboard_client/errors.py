@@ -23,6 +23,8 @@ class ProtocolError(Exception):
         self.retry_after = retry_after
         self.status = status  # the HTTP status, for REST answers
         self.extra = extra or {}
+        # The error object as the server sent it (set by from_payload), for raw callers.
+        self.error = {"code": self.code, "message": self.message}
         super().__init__(f"{self.code}: {self.message}")
 
     @classmethod
@@ -31,14 +33,16 @@ class ProtocolError(Exception):
         code (a newer server) gives a plain ProtocolError carrying that code."""
         if not isinstance(payload, dict):
             payload = {"code": "internal", "message": repr(payload)}
-        payload = dict(payload)
+        original, payload = payload, dict(payload)
         code = str(payload.pop("code", "internal"))
         error_class = ERROR_CLASSES.get(code, ProtocolError)
         retry_after = payload.pop("retry_after", None)
-        return error_class(payload.pop("message", None), code=code, field=payload.pop("field", None),
-                           data=payload.pop("data", None),
-                           retry_after=float(retry_after) if retry_after is not None else None,
-                           status=status, extra=payload)
+        exc = error_class(payload.pop("message", None), code=code, field=payload.pop("field", None),
+                          data=payload.pop("data", None),
+                          retry_after=float(retry_after) if retry_after is not None else None,
+                          status=status, extra=payload)
+        exc.error = original
+        return exc
 
 
 # --- the server's codes (realtime/errors.py ERROR_CODES and the REST-only ones) ------------
