@@ -223,8 +223,8 @@ export function startChat(client, page, { onPresence } = {}) {
       }
     } else if (event === "chat.typing") {
       someoneTyping(data.user);
-    } else if (event === "presence.join" || event === "presence.leave") {
-      if (onPresence) onPresence(sub.presence);
+    } else if (event === "presence.join" || event === "presence.leave" || event === "presence.diff") {
+      if (onPresence) onPresence(sub.presence, sub.presenceCount);
     } else if (event === "room.updated" && data.room) {
       const title = document.querySelector(".room-head h1");
       if (title && title.firstChild) title.firstChild.textContent = data.room.name;
@@ -238,7 +238,7 @@ export function startChat(client, page, { onPresence } = {}) {
   }
 
   const sub = client.subscribe(topic, onEvent, {
-    onReply: (reply) => { if (onPresence) onPresence(reply.presence || []); },
+    onReply: () => { if (onPresence) onPresence(sub.presence, sub.presenceCount); },
     onResync: () => resync().catch(showError),
     onError: (err) => showError(err),
   });

@@ -88,6 +88,7 @@ class Subscription {
     this.active = true;
     this.joined = false;
     this.presence = [];
+    this.presenceCount = 0;
     let resolve, reject;
     this.ready = new Promise((res, rej) => { resolve = res; reject = rej; });
     this._resolve = resolve;
@@ -414,6 +415,16 @@ export class RealtimeClient {
   /** notify(action, topic, data) -> whether it was sent.  A frame without request_id:
    *  no reply, nothing queued while disconnected.  For ephemeral, lossy actions (cursors,
    *  in-progress stroke points, typing) where a late delivery is worse than none. */
+  /** One page of the users present on topic, by id: resolves {presence, count, next};
+   *  pass the previous page's `next` as `after` (null on the last page).  `limit` is at
+   *  most the server's REALTIME_PRESENCE_LIST_MAX (its default). */
+  presencePage(topic, { after = null, limit = null } = {}) {
+    const data = {};
+    if (after !== null) data.after = after;
+    if (limit !== null) data.limit = limit;
+    return this.request("presence", topic, data);
+  }
+
   notify(action, topic = null, data = {}) {
     if (!this.isOpen()) return false;
     const frame = { action, data: data || {} };
@@ -480,7 +491,11 @@ export class RealtimeClient {
         if (!sub.active || this.subs.get(sub.topic) !== sub) return;
         sub._syncing = false;
         sub.joined = true;
-        sub.presence = reply.presence || [];
+        // Above the server's REALTIME_PRESENCE_LIST_MAX the reply has only the count
+        // (presence null): pages come from presencePage() when the page wants them.
+        sub.presence = reply.presence === undefined ? [] : reply.presence;
+        sub.presenceCount = typeof reply.presence_count === "number"
+          ? reply.presence_count : (sub.presence || []).length;
         const resync = resuming && !reply.recovered;
         if (resync || sub.lastSeq === null || reply.seq > sub.lastSeq) {
           // First join, or the server could not replay: start from its latest seq.
@@ -552,14 +567,23 @@ export class RealtimeClient {
     }
     if (frame.event === "presence.join" || frame.event === "presence.leave") {
       // Set operations: a join may name users already listed (this tab's own user too),
-      // a leave users that are not.
+      // a leave users that are not.  Without a list (it was a crowd) only the count moves.
       const users = (frame.data && frame.data.users) || [];
       const ids = new Set(users.map((u) => u.id));
-      sub.presence = sub.presence.filter((u) => !ids.has(u.id));
-      if (frame.event === "presence.join") {
-        sub.presence.push(...users);
-        sub.presence.sort((a, b) => a.id - b.id);
+      if (sub.presence) {
+        sub.presence = sub.presence.filter((u) => !ids.has(u.id));
+        if (frame.event === "presence.join") {
+          sub.presence.push(...users);
+          sub.presence.sort((a, b) => a.id - b.id);
+        }
       }
+      const count = frame.data && frame.data.count;
+      sub.presenceCount = typeof count === "number" ? count : (sub.presence || []).length;
+    }
+    if (frame.event === "presence.diff") {
+      // A crowd: the count, and no list kept (pages come from presencePage()).
+      sub.presence = null;
+      sub.presenceCount = frame.data.count;
     }
     if (frame.event === "subscription.revoked") {
       sub.active = false;
