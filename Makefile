@@ -37,8 +37,11 @@ test: venv $(AXE_STAMP)
 test-faults: venv
 	$(PY) -m pytest -m faults --run-faults $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
+# ruff, then the import contracts in pyproject.toml [tool.importlinter] (realtime's public API,
+# independent apps, bench speaks the wire protocol).
 lint: venv
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: venv
 	$(PY) -m bench.run_all

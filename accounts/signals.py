@@ -6,15 +6,13 @@ from django.db import transaction
 from django.db.models.signals import post_delete
 from rest_framework.authtoken.models import Token
 
-from realtime.auth import revoke_tickets
-from realtime.session_auth import digest
-from realtime.signals import announce
+from realtime import announce_rights_changed, revoke_tickets, session_digest
 
 
 def _token_deleted(sender, instance, **kwargs):
     user_id = instance.user_id
     transaction.on_commit(lambda: revoke_tickets(user_id))
-    announce([user_id], gone=[digest(instance.key)])
+    announce_rights_changed([user_id], gone=[session_digest(instance.key)])
 
 
 def connect():

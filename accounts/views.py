@@ -6,7 +6,7 @@ from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 
 from accounts.forms import SignUpForm
-from realtime.throttles import WriteRateThrottle
+from realtime import WriteRateThrottle
 
 
 class SignUpView(CreateView):

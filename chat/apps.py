@@ -7,7 +7,7 @@ class ChatConfig(AppConfig):
     def ready(self):
         """Registers this app's topic kind, events and socket actions with the realtime layer."""
         from chat import events, handlers, permissions
-        from realtime.registry import register_action, register_topic_kind
+        from realtime import register_action, register_topic_kind
 
         events.register()
         register_topic_kind("room", authorize=handlers.authorize, presence=True, anonymous_read=True,

@@ -1,7 +1,6 @@
 """The events chat publishes to `room:<slug>`, with the JSON schemas of their data."""
 
-from realtime.builtins import USER_SCHEMA
-from realtime.registry import register_event
+from realtime import USER_SCHEMA, register_event
 
 NULLABLE_USER = {"anyOf": [USER_SCHEMA, {"type": "null"}]}
 MESSAGE_SCHEMA = {

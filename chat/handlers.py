@@ -5,9 +5,8 @@ authorized the topic (services check the rules again: the authorization is cache
 from chat import permissions, services, writes
 from chat.models import Room
 from chat.serialize import serialize_message
+from realtime import apublish, async_redis
 from realtime.errors import Invalid, NotFound
-from realtime.publish import apublish
-from realtime.redis import async_client
 
 # At most one typing event per user per room is forwarded in this many seconds: enough
 # for a live "is typing" line, and a client that sends on every key press costs nothing.
@@ -81,7 +80,7 @@ async def typing(request):
     user is typing.  The throttle is a Redis key per user and room, so it holds across
     a user's tabs and server processes."""
     key = f"sb:chat:typing:{request.topic}:{request.user.pk}"
-    first = await async_client().set(key, 1, px=int(TYPING_INTERVAL_SECONDS * 1000), nx=True)
+    first = await async_redis().set(key, 1, px=int(TYPING_INTERVAL_SECONDS * 1000), nx=True)
     if first:
         await apublish(request.topic, "chat.typing", {"user": request.user_info}, ephemeral=True,
                        exclude_connection=request.connection_id)

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat.serialize import serialize_message
-from realtime import control, outbox
+from realtime import find_events, reauthorize, retire_topics, rewrite_events
 
 
 def rewrite_stored_events(message):
@@ -19,9 +19,9 @@ def rewrite_stored_events(message):
     in order, and every client already applies these events as "this message is now ..."
     (docs/protocol/chat.md)."""
     topic = message.room.topic
-    rows = outbox.find(topic, ("chat.message", "chat.edited"), [message.pk], path=("message", "id"))
+    rows = find_events(topic, ("chat.message", "chat.edited"), [message.pk], path=("message", "id"))
     current = {"message": serialize_message(message)}
-    outbox.rewrite(topic, {seq: current for seq, _, _ in rows})
+    rewrite_events(topic, {seq: current for seq, _, _ in rows})
 
 
 def author_deleted(user):
@@ -42,9 +42,9 @@ def author_deleted(user):
         events = []
         for topic, messages in by_room.items():
             tombstones = {m.pk: {"message": serialize_message(m)} for m in messages}
-            rows = outbox.find(topic, ("chat.message", "chat.edited"), list(tombstones),
+            rows = find_events(topic, ("chat.message", "chat.edited"), list(tombstones),
                                path=("message", "id"))
-            outbox.rewrite(topic, {seq: tombstones[data["message"]["id"]] for seq, _, data in rows})
+            rewrite_events(topic, {seq: tombstones[data["message"]["id"]] for seq, _, data in rows})
             events += [(topic, "chat.deleted", tombstone) for tombstone in tombstones.values()]
         publish_many(events)
 
@@ -53,8 +53,8 @@ def room_deleted(room):
     """Called by the post_delete signal of a Room (chat.models), in the deleting
     transaction, however the room was deleted (room_delete, the admin's bulk delete, a
     shell): its chat and board topics lose their stored events and start a fresh seq
-    epoch (realtime.outbox.retire), so a new room of the same slug replays nothing of
+    epoch (realtime.retire_topics), so a new room of the same slug replays nothing of
     this one; after commit every subscriber is checked again and revoked."""
     topics = [room.topic, f"board:{room.slug}"]
-    outbox.retire(topics, timezone.now())
-    transaction.on_commit(lambda: [control.reauthorize(topic) for topic in topics])
+    retire_topics(topics, timezone.now())
+    transaction.on_commit(lambda: [reauthorize(topic) for topic in topics])

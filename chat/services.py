@@ -10,12 +10,12 @@ import uuid
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+import realtime
 from chat import permissions, redaction, writes
 from chat.models import SLUG_RE, Message, Room, RoomMembership
 from chat.serialize import serialize_member, serialize_message, serialize_room, serialize_user
-from realtime import control
+from realtime import kick, publish_many, reauthorize
 from realtime.errors import Conflict, Forbidden, Invalid, NotFound, ProtocolError, Unauthenticated
-from realtime.publish import publish, publish_many
 
 # Longest message body: a few screens of text; longer belongs in a document, and it keeps
 # one event frame far below the protocol's 64 KiB frame limit.
@@ -246,7 +246,7 @@ def message_edit(*, message, editor, body):
         message.body, message.edited_at = body, timezone.now()
         message.save(update_fields=["body", "edited_at"])
         redaction.rewrite_stored_events(message)
-        publish(message.room.topic, "chat.edited", {"message": serialize_message(message)})
+        realtime.publish(message.room.topic, "chat.edited", {"message": serialize_message(message)})
     return message
 
 
@@ -264,7 +264,7 @@ def message_delete(*, message, actor):
         message.deleted, message.body = True, ""
         message.save(update_fields=["deleted", "body"])
         redaction.rewrite_stored_events(message)
-        publish(message.room.topic, "chat.deleted", {"message": serialize_message(message)})
+        realtime.publish(message.room.topic, "chat.deleted", {"message": serialize_message(message)})
     return message
 
 
@@ -359,12 +359,12 @@ def room_update(*, room, actor, name=None, description=None, is_private=None, ar
         for key in changed:
             setattr(room, key, fields[key])
         room.save(update_fields=changed)
-        publish(room.topic, "room.updated", {"room": serialize_room(room)})
+        realtime.publish(room.topic, "room.updated", {"room": serialize_room(room)})
         if turned_private:
             # Every subscriber, signed in or anonymous, on every process, is checked again
             # against the new rules; those who may no longer read get subscription.revoked.
-            transaction.on_commit(lambda: (control.reauthorize(room.topic),
-                                           control.reauthorize(f"board:{room.slug}")))
+            transaction.on_commit(lambda: (reauthorize(room.topic),
+                                           reauthorize(f"board:{room.slug}")))
     return room
 
 
@@ -393,8 +393,8 @@ def _kick_all(room, user_ids):
     staff = set(get_user_model().objects.filter(pk__in=user_ids, is_staff=True).values_list("pk", flat=True))
     for user_id in user_ids:
         if user_id not in staff:
-            control.kick(user_id, room.topic)
-            control.kick(user_id, f"board:{room.slug}")
+            kick(user_id, room.topic)
+            kick(user_id, f"board:{room.slug}")
 
 
 def member_add(*, room, actor, user, role=RoomMembership.MEMBER):
@@ -417,7 +417,7 @@ def member_add(*, room, actor, user, role=RoomMembership.MEMBER):
             _check_not_last_owner(room, membership, role)
             membership.role = role
             membership.save(update_fields=["role"])
-        publish(room.topic, "member.added", {"member": serialize_member(membership)})
+        realtime.publish(room.topic, "member.added", {"member": serialize_member(membership)})
     return membership
 
 
@@ -441,6 +441,6 @@ def member_remove(*, room, actor, user):
     with transaction.atomic():
         _check_not_last_owner(room, membership)
         membership.delete()
-        publish(room.topic, "member.removed", {"user": serialize_user(user)})
+        realtime.publish(room.topic, "member.removed", {"user": serialize_user(user)})
         if room.is_private and not user.is_staff:
             transaction.on_commit(lambda: _kick_all(room, [user.pk]))

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import close_old_connections
 
-from realtime import metrics
+from realtime import WRITE_BATCH_SIZE, WRITES_PENDING, WRITES_REFUSED
 from realtime.errors import Overloaded
 
 logger = logging.getLogger("chat.writes")
@@ -60,16 +60,16 @@ class _Gate:
                     raise Overloaded(retry_after=settings.REALTIME_OVERLOAD_RETRY_AFTER)
             token = next(self.tokens)
             self.waiting[token] = now
-            metrics.WRITES_PENDING.set(len(self.waiting))
+            WRITES_PENDING.set(len(self.waiting))
         return token
 
     def leave(self, token):
         with self.lock:
             self.waiting.pop(token, None)
-            metrics.WRITES_PENDING.set(len(self.waiting))
+            WRITES_PENDING.set(len(self.waiting))
 
     def _refused(self, path, pending, oldest, now):
-        metrics.WRITES_REFUSED.labels(path).inc()
+        WRITES_REFUSED.labels(path).inc()
         self.refused_since_log += 1
         if now - self.logged_at >= LOG_EVERY_SECONDS:
             logger.warning("overloaded: %d writes waiting, the oldest for %.2fs; refused %d "
@@ -148,7 +148,7 @@ class _Batcher:
             size = min(len(self.queue), settings.REALTIME_WRITE_BATCH_MAX)
             batch = [self.queue.popleft() for _ in range(size)]
             self.running += 1
-            metrics.WRITE_BATCH_SIZE.observe(size)
+            WRITE_BATCH_SIZE.observe(size)
             done = self.loop.run_in_executor(_executor(), _write_batch, [s for s, _, _ in batch])
             done.add_done_callback(lambda f, batch=batch: self._finished(batch, f))
 

@@ -41,7 +41,7 @@ class FeedsConfig(AppConfig):
     def ready(self):
         """Registers this app's topic kind and socket actions with the realtime layer."""
         from feeds import handlers, permissions
-        from realtime.registry import register_action, register_event, register_topic_kind
+        from realtime import register_action, register_event, register_topic_kind
 
         register_topic_kind("feed", authorize=permissions.authorize_topic, presence=False,
                             anonymous_read=True, public_read=permissions.topic_is_public)

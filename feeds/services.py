@@ -18,9 +18,8 @@ from feeds.models import SLUG_RE, Feed, FeedItem, IngestBatch
 from feeds.serialize import serialize_batch
 from feeds.upsert import apply_events
 from feeds.validation import bounded, validate_event, validate_events
-from realtime import control, outbox, webhooks
+from realtime import bound_cursor, emit_webhook, reauthorize, retire_topics
 from realtime.errors import Conflict, Invalid, Unavailable
-from realtime.sql import bound_cursor
 
 logger = logging.getLogger("feeds")
 
@@ -116,7 +115,7 @@ def run_batch(batch_id):
             if start >= len(payload):
                 batch.status, batch.finished_at = IngestBatch.DONE, timezone.now()
                 batch.save(update_fields=["status", "finished_at"])
-                webhooks.emit("feed.batch.done", None, serialize_batch(batch))
+                emit_webhook("feed.batch.done", None, serialize_batch(batch))
                 return batch.status
             _apply_chunk(batch, payload, start, size)
         if pause:
@@ -165,7 +164,7 @@ def mark_batch_failed(batch_id, message):
         batch.status, batch.finished_at = IngestBatch.FAILED, timezone.now()
         batch.errors = bounded(batch.errors + [{"index": None, "field": None, "message": message}])
         batch.save(update_fields=["status", "finished_at", "errors"])
-        webhooks.emit("feed.batch.failed", None, serialize_batch(batch))
+        emit_webhook("feed.batch.failed", None, serialize_batch(batch))
 
 
 def retry_batch(*, batch):
@@ -280,7 +279,7 @@ def feed_update(*, feed, title=None, description=None, is_public=None):
             feed.save(update_fields=list(changes))
             if turned_private:
                 # Anonymous and unprivileged readers already subscribed lose the feed.
-                transaction.on_commit(lambda: control.reauthorize(f"feed:{feed.slug}"))
+                transaction.on_commit(lambda: reauthorize(f"feed:{feed.slug}"))
     return feed
 
 
@@ -295,11 +294,11 @@ def feed_delete(*, feed):
 def feed_deleted(sender, instance, **kwargs):
     """Called by the post_delete signal of every Feed deletion, in its transaction: the
     topic's stored events go and its seq counter moves to a fresh epoch
-    (realtime.outbox.retire), so a new feed of the same slug replays nothing of this one
+    (realtime.retire_topics), so a new feed of the same slug replays nothing of this one
     and an old `since` is not recovered; after commit its subscribers are revoked."""
     topic = instance.topic
-    outbox.retire([topic], timezone.now())
-    transaction.on_commit(lambda: control.reauthorize(topic))
+    retire_topics([topic], timezone.now())
+    transaction.on_commit(lambda: reauthorize(topic))
 
 
 def _check_feed_fields(*, title, description, is_public):

@@ -15,7 +15,7 @@ from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 from feeds import services
-from realtime.publish import flush
+from realtime import flush
 
 logger = logging.getLogger("feeds.tasks")
 

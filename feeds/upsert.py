@@ -24,9 +24,7 @@ from django.utils import timezone
 from feeds import limits
 from feeds.models import Feed, FeedItem
 from feeds.serialize import serialize_tombstone
-from realtime import outbox
-from realtime.publish import publish_many
-from realtime.sql import bound_cursor
+from realtime import bound_cursor, find_events, publish_many, rewrite_events
 
 CONTENT_FIELDS = ("kind", "title", "body", "url", "data", "deleted")
 # What a deleted item's content becomes.
@@ -150,12 +148,12 @@ def _redact_stored_events(feed, deleted):
         return item
 
     changes = {}
-    for seq, _, data in outbox.find(feed.topic, ("feed.item",), deleted, path=("item", "external_id")):
+    for seq, _, data in find_events(feed.topic, ("feed.item",), deleted, path=("item", "external_id")):
         changes[seq] = {"item": redact(data["item"])}
-    for seq, _, data in outbox.find(feed.topic, ("feed.items",), deleted, path=("external_id",),
+    for seq, _, data in find_events(feed.topic, ("feed.items",), deleted, path=("external_id",),
                                     within="items"):
         changes[seq] = {"items": [redact(item) for item in data["items"]]}
-    outbox.rewrite(feed.topic, changes)
+    rewrite_events(feed.topic, changes)
 
 
 def _stored_versions(feed, external_ids):

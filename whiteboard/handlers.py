@@ -4,8 +4,8 @@
 import colorsys
 import time
 
+from realtime import apublish
 from realtime.errors import Invalid
-from realtime.publish import apublish
 from whiteboard import services, validation
 
 # Cursors forwarded per connection per second: smooth enough to follow a pointer (the

@@ -1,7 +1,7 @@
 """JSON schemas of the whiteboard's events (publish() checks event data against them
 on every publish) and the registration of its topic kind, actions and events."""
 
-from realtime.registry import register_action, register_event, register_topic_kind
+from realtime import register_action, register_event, register_topic_kind
 
 USER = {
     "type": ["object", "null"],

@@ -12,11 +12,11 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+import realtime
 from chat import permissions
 from chat.models import Room
+from realtime import latest_seq
 from realtime.errors import Conflict, Forbidden, NotFound, Unauthenticated
-from realtime.publish import publish
-from realtime.store import latest_seq
 from whiteboard.models import Shape
 from whiteboard.validation import shape_id as check_shape_id
 from whiteboard.validation import validate_shape, validate_version
@@ -135,7 +135,7 @@ def shape_draw(*, room, user, shape):
             row.version += 1
             row.updated_by = user
             row.save()
-        publish(topic_of(room), "board.shape", {"shape": serialize_shape(row)})
+        realtime.publish(topic_of(room), "board.shape", {"shape": serialize_shape(row)})
     return row
 
 
@@ -159,7 +159,7 @@ def shape_erase(*, room, user, shape_id, version=None):
         row.updated_by = user
         row.save()
         result = {"id": str(row.shape_id), "version": row.version}
-        publish(topic_of(room), "board.erased", result)
+        realtime.publish(topic_of(room), "board.erased", result)
     return result
 
 
@@ -174,7 +174,7 @@ def board_clear(*, room, user):
         _lock(room)
         erased = Shape.objects.filter(board=room, deleted=False).update(
             deleted=True, version=F("version") + 1, updated_by=user, updated_at=timezone.now())
-        publish(topic_of(room), "board.cleared", {})
+        realtime.publish(topic_of(room), "board.cleared", {})
     return {"erased": erased}
 
 
