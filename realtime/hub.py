@@ -43,6 +43,9 @@ def instance_group(instance):
 
 # Every hub listens here, for control messages about a topic wherever it is followed.
 ALL_GROUP = "c.all"
+# Seconds stop() waits for its cancelled tasks before cancelling the stragglers again: a
+# cancelled loop ends within a turn or two, so one second only matters for a lost cancel.
+STOP_RECANCEL_SECONDS = 1.0
 
 
 def user_group(user_id):
@@ -117,9 +120,14 @@ class Hub(OrderingMixin, MaintenanceMixin):
         except Exception:
             logger.warning("connection log not flushed at stop")
         self.presence.stop()
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        # Cancelled again until each has ended: a cancellation can be lost (Python 3.11's
+        # asyncio.wait_for returns a result that completed in the same turn as the cancel,
+        # and the loop task then sleeps on), which left stop() waiting forever.
+        pending = set(self.tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=STOP_RECANCEL_SECONDS)
         for conn in list(self.connections.values()):
             conn.close(1001)
 
