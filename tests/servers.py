@@ -267,7 +267,8 @@ def start_redis():
 
 # --- protocol client -------------------------------------------------------------------
 # An error frame raised by request(): the client library's typed error (`.code`, `.error`).
-ProtocolError = errors.ProtocolError
+# An error frame the server sent (not a client-side timeout or drop): see tests/ws.py.
+ProtocolError = errors.ServerError
 
 
 class Client:

@@ -17,12 +17,14 @@ import contextlib
 
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from switchboard_client.errors import ProtocolError
+from switchboard_client.errors import ServerError
 from switchboard_client.protocol import Closed, Connection, ConnectionClosed
 
 DEFAULT_TIMEOUT = 5.0
 # An error frame raised by request(): the library's typed error (`.code`, `.error` dict).
-ProtocolErrorFrame = ProtocolError
+# An error frame the server sent; a timeout or a dropped socket is not one, so a test that
+# expects a refusal cannot pass on silence.
+ProtocolErrorFrame = ServerError
 
 __all__ = ["DEFAULT_TIMEOUT", "CommunicatorTransport", "ConnectionClosed", "ProtocolClient",
            "ProtocolErrorFrame", "connect_ws"]

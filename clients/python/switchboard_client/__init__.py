@@ -14,6 +14,7 @@ from switchboard_client.client import Client
 from switchboard_client.errors import (
     BadRequest,
     ClientClosed,
+    ClientFailure,
     Conflict,
     Disconnected,
     Forbidden,
@@ -24,6 +25,7 @@ from switchboard_client.errors import (
     ProtocolError,
     RateLimited,
     RequestTimeout,
+    ServerError,
     TooLarge,
     TooManySubscriptions,
     Unauthenticated,
@@ -37,6 +39,7 @@ from switchboard_client.sync import SyncClient, SyncSubscription
 __all__ = [
     "BadRequest", "Client", "ClientClosed", "Conflict", "Disconnected", "Event", "Forbidden", "Gap",
     "Internal", "Invalid", "NotFound", "NotSubscribed", "ProtocolError", "RateLimited", "RequestTimeout",
+    "ServerError", "ClientFailure",
     "Subscription", "SyncClient", "SyncSubscription", "TooLarge", "TooManySubscriptions", "Unauthenticated",
     "Unavailable", "UnknownAction", "UnknownTopic",
 ]

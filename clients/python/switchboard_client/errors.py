@@ -35,7 +35,7 @@ class ProtocolError(Exception):
             payload = {"code": "internal", "message": repr(payload)}
         original, payload = payload, dict(payload)
         code = str(payload.pop("code", "internal"))
-        error_class = ERROR_CLASSES.get(code, ProtocolError)
+        error_class = ERROR_CLASSES.get(code, ServerError)
         retry_after = payload.pop("retry_after", None)
         exc = error_class(payload.pop("message", None), code=code, field=payload.pop("field", None),
                           data=payload.pop("data", None),
@@ -46,96 +46,106 @@ class ProtocolError(Exception):
 
 
 # --- the server's codes (realtime/errors.py ERROR_CODES and the REST-only ones) ------------
-class BadRequest(ProtocolError):
+class ServerError(ProtocolError):
+    """An error the server answered (an error frame or a REST error body): the request
+    reached it and was refused with `code`."""
+
+
+class ClientFailure(ProtocolError):
+    """A failure on this side: no answer came (timeout), the socket dropped, or the client
+    was closed.  Whether the server did the request is unknown."""
+
+
+class BadRequest(ServerError):
     code = "bad_request"
 
 
-class Invalid(ProtocolError):
+class Invalid(ServerError):
     code = "invalid"
 
 
-class Unauthenticated(ProtocolError):
+class Unauthenticated(ServerError):
     code = "unauthenticated"
 
 
-class Forbidden(ProtocolError):
+class Forbidden(ServerError):
     code = "forbidden"
 
 
-class NotFound(ProtocolError):
+class NotFound(ServerError):
     code = "not_found"
 
 
-class Conflict(ProtocolError):
+class Conflict(ServerError):
     """`data` holds the object's current state."""
 
     code = "conflict"
 
 
-class UnknownAction(ProtocolError):
+class UnknownAction(ServerError):
     code = "unknown_action"
 
 
-class UnknownTopic(ProtocolError):
+class UnknownTopic(ServerError):
     code = "unknown_topic"
 
 
-class NotSubscribed(ProtocolError):
+class NotSubscribed(ServerError):
     code = "not_subscribed"
 
 
-class TooManySubscriptions(ProtocolError):
+class TooManySubscriptions(ServerError):
     code = "too_many_subscriptions"
 
 
-class TooLarge(ProtocolError):
+class TooLarge(ServerError):
     code = "too_large"
 
 
-class RateLimited(ProtocolError):
+class RateLimited(ServerError):
     """`retry_after`: seconds until the server accepts frames again."""
 
     code = "rate_limited"
 
 
-class Unavailable(ProtocolError):
+class Unavailable(ServerError):
     """A service the server needs is down; `retry_after` when the server suggested one."""
 
     code = "unavailable"
 
 
-class Internal(ProtocolError):
+class Internal(ServerError):
     code = "internal"
 
 
-class MethodNotAllowed(ProtocolError):
+class MethodNotAllowed(ServerError):
     code = "method_not_allowed"
 
 
-class NotAcceptable(ProtocolError):
+class NotAcceptable(ServerError):
     code = "not_acceptable"
 
 
-class UnsupportedMediaType(ProtocolError):
+class UnsupportedMediaType(ServerError):
     code = "unsupported_media_type"
 
 
 # --- client-side failures ----------------------------------------------------------------
-class RequestTimeout(ProtocolError, TimeoutError):
+class RequestTimeout(ClientFailure, TimeoutError):
     """No reply within the request's timeout.  The server may still have done it: retry
     only what is idempotent (e.g. chat.send with the same client_id)."""
 
     code = "timeout"
 
 
-class Disconnected(ProtocolError, ConnectionError):
+class Disconnected(ClientFailure, ConnectionError):
     """The socket dropped while the request was in flight (requests made with retry=False):
     whether the server did it is unknown."""
 
     code = "disconnected"
 
 
-class ClientClosed(ProtocolError):
+class ClientClosed(ClientFailure):
     """The client was closed (close(), or it stopped on a final authentication failure)."""
 
     code = "closed"
