@@ -12,5 +12,8 @@ class User(AbstractUser):
         return self.display_name or self.username
 
     def public_dict(self):
-        """The user as every event and API response shows them (no private fields)."""
-        return {"id": self.pk, "username": self.username, "display_name": self.get_display_name()}
+        """The user as every event and API response shows them (no private fields):
+        realtime.public_user, the one definition of that shape."""
+        from realtime import public_user
+
+        return public_user(self)

@@ -10,7 +10,7 @@ from rest_framework import status
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
-from chat import queries, services
+from chat import selectors, services
 from chat.models import Message
 from chat.presence import present_users, present_users_many
 from chat.serializers import (
@@ -69,7 +69,7 @@ def _presence(rooms):
 
 
 def _room_response(request, slug, code=status.HTTP_200_OK):
-    room = queries.rooms_for(request.user).filter(slug=slug).first()
+    room = selectors.get_rooms(user=request.user).filter(slug=slug).first()
     if room is None:
         raise NotFound("No such room.", field="room")
     return Response(RoomSerializer(room, context={"presence": _presence([room])}).data, status=code)
@@ -82,7 +82,7 @@ class RoomList(ListAPIView):
     pagination_class = RoomPagination
 
     def get_queryset(self):
-        return queries.rooms_for(self.request.user)
+        return selectors.get_rooms(user=self.request.user)
 
     def list(self, request):
         page = self.paginate_queryset(self.get_queryset())
@@ -105,14 +105,14 @@ class RoomDetail(GenericAPIView):
     @extend_schema(request=RoomUpdateSerializer, responses={200: RoomSerializer})
     def patch(self, request, slug):
         """Changes name, description, privacy or the archived flag (owner or staff)."""
-        room = services.get_room(slug, request.user)
+        room = selectors.get_room(slug=slug, user=request.user)
         services.room_update(room=room, actor=request.user, **_parse(RoomUpdateSerializer, request))
         return _room_response(request, slug)
 
     @extend_schema(request=None, responses={200: RoomSerializer})
     def delete(self, request, slug):
         """Archives the room (read-only from then on; owner or staff).  Nothing is erased."""
-        services.room_archive(room=services.get_room(slug, request.user), actor=request.user)
+        services.room_archive(room=selectors.get_room(slug=slug, user=request.user), actor=request.user)
         return _room_response(request, slug)
 
 
@@ -123,7 +123,7 @@ class MemberList(ListAPIView):
     pagination_class = MemberPagination
 
     def get_queryset(self):
-        room = services.get_room(self.kwargs["slug"], self.request.user)
+        room = selectors.get_room(slug=self.kwargs["slug"], user=self.request.user)
         return room.memberships.select_related("user")
 
     @extend_schema(request=MemberAddSerializer, responses={
@@ -132,7 +132,7 @@ class MemberList(ListAPIView):
     })
     def post(self, request, slug):
         """Adds a member (201) or sets an existing member's role (200), owner or staff."""
-        room = services.get_room(slug, request.user)
+        room = selectors.get_room(slug=slug, user=request.user)
         data = _parse(MemberAddSerializer, request)
         users = get_user_model().objects.filter(is_active=True)
         user = users.filter(pk=data["user_id"]).first() if data.get("user_id") is not None \
@@ -149,7 +149,7 @@ class MemberDetail(GenericAPIView):
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, slug, user_id):
         """Removes a member (owner or staff), or leaves the room (oneself)."""
-        room = services.get_room(slug, request.user)
+        room = selectors.get_room(slug=slug, user=request.user)
         user = get_user_model().objects.filter(pk=user_id).first()
         if user is None:
             raise NotFound("Not a member of this room.", field="user")
@@ -165,7 +165,8 @@ class MessageList(ListAPIView):
     pagination_class = MessagePagination
 
     def get_queryset(self):
-        return queries.messages_of(services.get_room(self.kwargs["slug"], self.request.user))
+        room = selectors.get_room(slug=self.kwargs["slug"], user=self.request.user)
+        return selectors.get_messages(room=room)
 
     @extend_schema(request=MessageCreateSerializer, responses={
         201: OpenApiResponse(MessageSerializer, description="Posted."),
@@ -176,7 +177,7 @@ class MessageList(ListAPIView):
     def post(self, request, slug):
         """Posts a message.  With a `client_id` a retry is safe: it answers 200 with the
         first message and the `Idempotent-Replayed: true` header."""
-        room = services.get_room(slug, request.user)
+        room = selectors.get_room(slug=slug, user=request.user)
         data = _parse(MessageCreateSerializer, request)
         # Seen before the call: a retry of an earlier request.  (Two copies racing each
         # other both see nothing; the service keeps one message and both answer 201.)
@@ -194,8 +195,8 @@ class MessageDetail(GenericAPIView):
     serializer_class = MessageSerializer
 
     def _message(self, request, slug, message_id):
-        room = services.get_room(slug, request.user)
-        return services.get_message(room=room, message_id=message_id)
+        room = selectors.get_room(slug=slug, user=request.user)
+        return selectors.get_message(room=room, message_id=message_id)
 
     def get(self, request, slug, message_id):
         return Response(MessageSerializer(self._message(request, slug, message_id)).data)
@@ -221,5 +222,5 @@ class RoomPresence(GenericAPIView):
 
     def get(self, request, slug):
         """Who is in the room now (subscribed to room:<slug>), one entry per user."""
-        room = services.get_room(slug, request.user)
+        room = selectors.get_room(slug=slug, user=request.user)
         return Response({"presence": present_users(room.topic)})

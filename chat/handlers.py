@@ -1,29 +1,20 @@
-"""The room:<slug> topic hook and the chat socket actions.  Handlers parse the frame's
-data and call chat.services; the consumer has already authenticated the caller and
-authorized the topic (services check the rules again: the authorization is cached)."""
+"""The chat socket actions (registered in chat.realtime).  Handlers parse the frame's
+data and call chat.selectors / chat.services; the consumer has already authenticated the
+caller and authorized the topic (chat.permissions.authorize_topic; services check the rules
+again: the authorization is cached)."""
 
-from chat import permissions, services, writes
-from chat.models import Room
+from chat import selectors, services, writes
 from chat.serialize import serialize_message
 from realtime import apublish, async_redis
-from realtime.errors import Invalid, NotFound
+from realtime.errors import Invalid
 
 # At most one typing event per user per room is forwarded in this many seconds: enough
 # for a live "is typing" line, and a client that sends on every key press costs nothing.
 TYPING_INTERVAL_SECONDS = 2.0
 
 
-def authorize(user, key, access):
-    """room:<slug>: read = chat.permissions.can_read, write = can_write.  A room the user
-    may not read (missing, or private and not theirs) is `not_found` either way."""
-    room = Room.objects.filter(slug=key).first()
-    if room is None or not permissions.can_read(user, room):
-        raise NotFound("No such room.", field="topic")
-    return permissions.can_write(user, room) if access == "write" else True
-
-
 def _room(request):
-    return services.get_room(request.key, request.user)
+    return selectors.get_room(slug=request.key, user=request.user)
 
 
 def _int(data, name, required=True):
@@ -48,7 +39,7 @@ async def send(request):
 def edit(request):
     """chat.edit {id, body} -> {message}."""
     room = _room(request)
-    message = services.get_message(room=room, message_id=_int(request.data, "id"))
+    message = selectors.get_message(room=room, message_id=_int(request.data, "id"))
     message = services.message_edit(message=message, editor=request.user, body=request.data.get("body"))
     return {"message": serialize_message(message)}
 
@@ -56,22 +47,22 @@ def edit(request):
 def delete(request):
     """chat.delete {id} -> {message} (the tombstone)."""
     room = _room(request)
-    message = services.get_message(room=room, message_id=_int(request.data, "id"))
+    message = selectors.get_message(room=room, message_id=_int(request.data, "id"))
     return {"message": serialize_message(services.message_delete(message=message, actor=request.user))}
 
 
 def history(request):
     """chat.history {before?, limit?} -> {messages (newest last), has_more}."""
-    messages, has_more = services.history(room=_room(request), user=request.user,
-                                          before=_int(request.data, "before", required=False),
-                                          limit=_int(request.data, "limit", required=False))
+    messages, has_more = selectors.get_history(room=_room(request), user=request.user,
+                                               before=_int(request.data, "before", required=False),
+                                               limit=_int(request.data, "limit", required=False))
     return {"messages": [serialize_message(m) for m in messages], "has_more": has_more}
 
 
 def read(request):
     """chat.read {message_id} -> {last_read_message_id}."""
-    membership = services.mark_read(room=_room(request), user=request.user,
-                                    message_id=_int(request.data, "message_id"))
+    membership = services.membership_mark_read(room=_room(request), user=request.user,
+                                               message_id=_int(request.data, "message_id"))
     return {"last_read_message_id": membership.last_read_message_id if membership else None}
 
 

@@ -11,11 +11,50 @@ never `forbidden`, so its existence is not revealed.
 
 from django.db.models import Q
 
+from accounts.permissions import signed_in as _signed_in
 from chat.models import Room, RoomMembership
+from realtime.errors import Forbidden, NotFound, Unauthenticated
+
+ARCHIVED = "The room is archived (read-only)."
+LOGIN = "Log in to do that."
 
 
-def _signed_in(user):
-    return bool(getattr(user, "is_authenticated", False))
+def require_login(user):
+    """Called first by every chat service that needs an account: Unauthenticated otherwise."""
+    if not getattr(user, "is_authenticated", False):
+        raise Unauthenticated(LOGIN)
+
+
+def require(user, room, *, login=LOGIN, missing="No such room.", field="room",
+            write=None, rule=None, denied=None, forbidden_field="room"):
+    """The permission preamble of every chat and board service, called before it validates
+    or writes anything; raises the first answer that applies, in this order:
+    1. `login` (a message; None: anonymous callers go on): not signed in -> Unauthenticated;
+    2. the room not readable -> NotFound(`missing`, field=`field`): a private room is
+       missing to outsiders, never forbidden, so its existence is not revealed;
+    3. `write` (a message): archived -> Forbidden(ARCHIVED), else not writable -> Forbidden(write);
+    4. `rule(user, room)` false -> Forbidden(`denied`)."""
+    if login is not None and not getattr(user, "is_authenticated", False):
+        raise Unauthenticated(login)
+    if not can_read(user, room):
+        raise NotFound(missing, field=field)
+    if write is not None:
+        if room.archived:
+            raise Forbidden(ARCHIVED, field=forbidden_field)
+        if not can_write(user, room):
+            raise Forbidden(write, field=forbidden_field)
+    if rule is not None and not rule(user, room):
+        raise Forbidden(denied, field=forbidden_field)
+
+
+def authorize_topic(user, key, access):
+    """The `room` topic kind's hook (registered in chat.realtime), called by the realtime
+    layer on subscribe and on each action: read = can_read, write = can_write.  A room the
+    user may not read (missing, or private and not theirs) is `not_found` either way."""
+    room = Room.objects.filter(slug=key).first()
+    if room is None or not can_read(user, room):
+        raise NotFound("No such room.", field="topic")
+    return can_write(user, room) if access == "write" else True
 
 
 def membership(user, room):
@@ -40,7 +79,7 @@ def slug_is_public(slug):
 
 def can_write(user, room):
     """Post messages, draw: signed in, not archived, and a reader (members of private rooms)."""
-    if room.archived or not _signed_in(user) or not user.is_active:
+    if room.archived or not _signed_in(user):
         return False
     return can_read(user, room)
 
@@ -56,7 +95,7 @@ def is_owner(user, room):
 
 def can_edit_message(user, message):
     """Authors edit their own messages while the room is writable; staff moderate any."""
-    if not _signed_in(user) or not user.is_active:
+    if not _signed_in(user):
         return False
     if user.is_staff:
         return True
@@ -66,7 +105,7 @@ def can_edit_message(user, message):
 def can_delete_message(user, message):
     """Authors delete their own, owners any, while the room is writable; staff always
     (moderation also applies to archived rooms)."""
-    if not _signed_in(user) or not user.is_active:
+    if not _signed_in(user):
         return False
     if user.is_staff:
         return True

@@ -4,13 +4,8 @@ socket replies and events show the same shape.  The declared fields document it.
 
 from rest_framework import serializers
 
+from accounts.serializers import UserSerializer
 from chat.serialize import serialize_member, serialize_message, serialize_room
-
-
-class UserSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    username = serializers.CharField()
-    display_name = serializers.CharField()
 
 
 class MessageSerializer(serializers.Serializer):
@@ -44,7 +39,7 @@ class RoomSerializer(serializers.Serializer):
                               help_text="Who is in the room now (null when unknown).")
 
     def to_representation(self, instance):
-        """`instance` comes from chat.queries.rooms_for (annotated); the view sets the
+        """`instance` comes from chat.selectors.get_rooms (annotated); the view sets the
         presence map in the context."""
         data = serialize_room(instance)
         data["member_count"] = instance.member_count

@@ -1,58 +1,32 @@
 """Every change to rooms, memberships and messages, whichever way it comes in (socket,
-REST, admin, tasks).  Each function checks the caller's rights (chat.permissions),
+REST, admin, tasks).  Each function checks the caller's rights (chat.permissions.require),
 validates, writes in one transaction and publishes to `room:<slug>` after commit.
-Functions take keyword arguments only and raise realtime.errors on bad input.
+Functions are named <entity>_<action>, take keyword arguments only and raise
+realtime.errors on bad input.  Reads live in chat.selectors.
 """
 
 import re
 import uuid
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import realtime
-from chat import permissions, redaction, writes
-from chat.models import SLUG_RE, Message, Room, RoomMembership
+from chat import inserts, permissions, redaction, selectors, writes
+from chat.models import SLUG_RE, Room, RoomMembership
 from chat.serialize import serialize_member, serialize_message, serialize_room, serialize_user
-from realtime import kick, publish_many, reauthorize
-from realtime.errors import Conflict, Forbidden, Invalid, NotFound, ProtocolError, Unauthenticated
+from realtime import kick, reauthorize
+from realtime.errors import Conflict, Invalid, NotFound, ProtocolError
 
 # Longest message body: a few screens of text; longer belongs in a document, and it keeps
 # one event frame far below the protocol's 64 KiB frame limit.
 MAX_BODY = 4000
 # Longest client_id (the model's column): a UUID is 36.
 MAX_CLIENT_ID = 64
-# Messages per history page: enough for a screenful and a bit of scroll-back in one
-# round trip; the cap bounds one request's query and reply size.
-HISTORY_DEFAULT_LIMIT = 50
-HISTORY_MAX_LIMIT = 100
 NAME_MAX, DESCRIPTION_MAX = 100, 2000
+NO_MESSAGE = "No such message in this room."
 # What creating a room with a taken slug answers, whoever holds it (see room_create).
 SLUG_UNAVAILABLE = "That slug is unavailable; choose another."
-
-
-def _require_user(user):
-    if not getattr(user, "is_authenticated", False):
-        raise Unauthenticated("Log in to do that.")
-
-
-def get_room(slug, user):
-    """The room `slug` if `user` may read it; NotFound otherwise (private rooms included)."""
-    room = Room.objects.select_related("created_by").filter(slug=slug).first() \
-        if isinstance(slug, str) else None
-    if room is None or not permissions.can_read(user, room):
-        raise NotFound("No such room.", field="room")
-    return room
-
-
-def get_message(*, room, message_id):
-    """A message of this room by id; NotFound for ids of other rooms or bad ids."""
-    if isinstance(message_id, bool) or not isinstance(message_id, int) or message_id <= 0:
-        raise Invalid("id must be a positive integer.", field="id")
-    message = Message.objects.select_related("room", "author").filter(room=room, pk=message_id).first()
-    if message is None:
-        raise NotFound("No such message in this room.", field="id")
-    return message
 
 
 def clean_body(body):
@@ -70,16 +44,6 @@ def _clean_client_id(client_id):
     if not isinstance(client_id, str) or not client_id.strip() or len(client_id.strip()) > MAX_CLIENT_ID:
         raise Invalid(f"client_id must be 1-{MAX_CLIENT_ID} characters.", field="client_id")
     return client_id.strip()
-
-
-def _require_write(user, room):
-    _require_user(user)
-    if not permissions.can_read(user, room):
-        raise NotFound("No such room.", field="room")
-    if room.archived:
-        raise Forbidden("The room is archived (read-only).", field="room")
-    if not permissions.can_write(user, room):
-        raise Forbidden("You may not post in this room.", field="room")
 
 
 def _join(room, user, role=RoomMembership.MEMBER):
@@ -124,12 +88,12 @@ def messages_create_many(sends):
             body = clean_body(send["body"])
             client_id = _clean_client_id(send.get("client_id"))
             author = send["author"]
-            _require_write(author, room)
+            permissions.require(author, room, write="You may not post in this room.")
         except ProtocolError as exc:
             results[position] = exc
             continue
         todo.append((position, (room.pk, author.pk, client_id), room, author, body))
-    seen = _existing_messages([key for _, key, _, _, _ in todo])
+    seen = inserts.existing_messages([key for _, key, _, _, _ in todo])
     new, first = [], {}
     for position, key, room, author, body in todo:
         if key in seen:
@@ -139,7 +103,7 @@ def messages_create_many(sends):
             new.append((position, key, room, author, body))
     if new:
         try:
-            written = _write_messages(new)
+            written = inserts.write_messages(new)
         except Exception as exc:
             if len(new) == 1:
                 written, results[new[0][0]] = {}, exc
@@ -147,7 +111,7 @@ def messages_create_many(sends):
                 written = {}
                 for item in new:  # alone, each earns its own answer
                     try:
-                        written.update(_write_messages([item]))
+                        written.update(inserts.write_messages([item]))
                     except Exception as item_exc:
                         results[item[0]] = item_exc
         for position, key, *_ in new:
@@ -159,85 +123,13 @@ def messages_create_many(sends):
     return results
 
 
-def _existing_messages(keys):
-    """{(room id, author id, client_id): Message} of those keys already stored."""
-    if not keys:
-        return {}
-    rows = Message.objects.select_related("room", "author").filter(
-        room_id__in={k[0] for k in keys}, author_id__in={k[1] for k in keys},
-        client_id__in={k[2] for k in keys})
-    wanted = set(keys)
-    return {key: m for m in rows if (key := (m.room_id, m.author_id, m.client_id)) in wanted}
-
-
-def _write_messages(new):
-    """One transaction: joins public rooms, inserts the new messages (ON CONFLICT DO
-    NOTHING: one that raced in from elsewhere is read back, not republished) and publishes
-    them in id order.  {key: Message}."""
-    now = timezone.now()
-    with transaction.atomic():
-        _join_public([(room, author) for _, _, room, author, _ in new if not room.is_private])
-        ids = _insert_messages(new, now)
-        out, fresh = {}, []
-        for _, key, room, author, body in new:
-            if key in ids:
-                message = Message(pk=ids[key], room=room, author=author, body=body, client_id=key[2],
-                                  created_at=now, edited_at=None, deleted=False)
-                message._state.adding, message._state.db = False, connection.alias
-                out[key] = message
-                fresh.append(message)
-        out.update(_existing_messages([key for _, key, *_ in new if key not in ids]))
-        fresh.sort(key=lambda m: m.pk)
-        if fresh:
-            publish_many([(m.room.topic, "chat.message", {"message": serialize_message(m)})
-                          for m in fresh])
-    return out
-
-
-def _join_public(pairs):
-    """Memberships for first posters in public rooms (one read, one insert of the missing)."""
-    pairs = {(room.pk, author.pk) for room, author in pairs}
-    if not pairs:
-        return
-    have = set(RoomMembership.objects.filter(room_id__in={p[0] for p in pairs},
-                                             user_id__in={p[1] for p in pairs})
-               .values_list("room_id", "user_id"))
-    missing = sorted(pairs - have)
-    if missing:
-        RoomMembership.objects.bulk_create(
-            [RoomMembership(room_id=r, user_id=u, role=RoomMembership.MEMBER) for r, u in missing],
-            ignore_conflicts=True)
-
-
-def _insert_messages(new, now):
-    """INSERT ... ON CONFLICT (room, author, client_id) DO NOTHING RETURNING: {key: id} of
-    the rows written (PostgreSQL and SQLite >= 3.35 alike)."""
-    meta, quote = Message._meta, connection.ops.quote_name
-    column = {name: quote(meta.get_field(name).column)
-              for name in ("id", "room", "author", "body", "created_at", "edited_at", "deleted", "client_id")}
-    created = meta.get_field("created_at").get_db_prep_save(now, connection)
-    params = []
-    for _, key, _, _, body in new:
-        params += [key[0], key[1], body, created, False, key[2]]
-    sql = (f"INSERT INTO {quote(meta.db_table)} ({column['room']}, {column['author']}, {column['body']}, "
-           f"{column['created_at']}, {column['edited_at']}, {column['deleted']}, {column['client_id']}) "
-           f"VALUES {', '.join(['(%s, %s, %s, %s, NULL, %s, %s)'] * len(new))} "
-           f"ON CONFLICT ({column['room']}, {column['author']}, {column['client_id']}) DO NOTHING "
-           f"RETURNING {column['id']}, {column['room']}, {column['author']}, {column['client_id']}")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {(room_id, author_id, client_id): pk
-                for pk, room_id, author_id, client_id in cursor.fetchall()}
-
-
 def message_edit(*, message, editor, body):
     """Replaces a message's body (author, or staff moderating); publishes chat.edited."""
-    _require_user(editor)
+    permissions.require_login(editor)
     body = clean_body(body)
-    if not permissions.can_read(editor, message.room):
-        raise NotFound("No such message in this room.", field="id")
-    if not permissions.can_edit_message(editor, message):
-        raise Forbidden("Only the author may edit this message.", field="id")
+    permissions.require(editor, message.room, login=None, missing=NO_MESSAGE, field="id",
+                        rule=lambda user, _: permissions.can_edit_message(user, message),
+                        denied="Only the author may edit this message.", forbidden_field="id")
     if message.deleted:
         raise Conflict("The message was deleted.", data={"message": serialize_message(message)})
     if body == message.body:
@@ -253,11 +145,9 @@ def message_edit(*, message, editor, body):
 def message_delete(*, message, actor):
     """Soft-deletes a message (the body is erased; history keeps a tombstone) and
     publishes chat.deleted.  Deleting a deleted message changes nothing."""
-    _require_user(actor)
-    if not permissions.can_read(actor, message.room):
-        raise NotFound("No such message in this room.", field="id")
-    if not permissions.can_delete_message(actor, message):
-        raise Forbidden("You may not delete this message.", field="id")
+    permissions.require(actor, message.room, missing=NO_MESSAGE, field="id",
+                        rule=lambda user, _: permissions.can_delete_message(user, message),
+                        denied="You may not delete this message.", forbidden_field="id")
     if message.deleted:
         return message
     with transaction.atomic():
@@ -268,34 +158,14 @@ def message_delete(*, message, actor):
     return message
 
 
-def history(*, room, user, before=None, limit=None):
-    """(messages oldest first, has_more): the newest `limit` messages, or those before the
-    id `before`.  Tombstones are included so positions stay stable."""
-    if not permissions.can_read(user, room):
-        raise NotFound("No such room.", field="room")
-    if before is not None and (isinstance(before, bool) or not isinstance(before, int) or before <= 0):
-        raise Invalid("before must be a positive message id.", field="before")
-    if limit is None:
-        limit = HISTORY_DEFAULT_LIMIT
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= HISTORY_MAX_LIMIT:
-        raise Invalid(f"limit must be 1-{HISTORY_MAX_LIMIT}.", field="limit")
-    qs = Message.objects.filter(room=room).select_related("room", "author").order_by("-id")
-    if before is not None:
-        qs = qs.filter(id__lt=before)
-    rows = list(qs[:limit + 1])
-    return list(reversed(rows[:limit])), len(rows) > limit
-
-
-def mark_read(*, room, user, message_id):
+def membership_mark_read(*, room, user, message_id):
     """Called for `chat.read`: stores a member's read position (never moving it back) and
     returns the membership.  Reading never grants membership: for a signed-in reader who
     is not a member (a public room's viewer, staff looking into a private room) it is a
     no-op answered None, so a viewer is not left holding access once the room turns
     private.  A reader who may not see the room gets NotFound, like a missing room."""
-    _require_user(user)
-    if not permissions.can_read(user, room):
-        raise NotFound("No such room.", field="room")
-    message = get_message(room=room, message_id=message_id)
+    permissions.require(user, room)
+    message = selectors.get_message(room=room, message_id=message_id)
     membership = RoomMembership.objects.filter(room=room, user=user).first()
     if membership is None:
         return None
@@ -322,7 +192,7 @@ def _clean_room_fields(name=None, description=None):
 def room_create(*, creator, slug, name, description="", is_private=False):
     """Creates a room; the creator becomes its owner.  A taken slug is `invalid` on `slug`
     with SLUG_UNAVAILABLE, identical for public and private holders."""
-    _require_user(creator)
+    permissions.require_login(creator)
     if not isinstance(slug, str) or not re.match(SLUG_RE, slug):
         raise Invalid("slug must be 1-50 lowercase letters, digits and hyphens.", field="slug")
     fields = _clean_room_fields(name, description or "")
@@ -341,11 +211,8 @@ def room_create(*, creator, slug, name, description="", is_private=False):
 def room_update(*, room, actor, name=None, description=None, is_private=None, archived=None):
     """Changes a room's settings (owner or staff); publishes room.updated.  Making a room
     private revokes the subscriptions of signed-in non-members who are present in it."""
-    _require_user(actor)
-    if not permissions.can_read(actor, room):
-        raise NotFound("No such room.", field="room")
-    if not permissions.is_owner(actor, room):
-        raise Forbidden("Only the room's owners may change it.", field="room")
+    permissions.require(actor, room, rule=permissions.is_owner,
+                        denied="Only the room's owners may change it.")
     fields = _clean_room_fields(name, description)
     if is_private is not None:
         fields["is_private"] = bool(is_private)
@@ -378,11 +245,8 @@ def room_delete(*, room, actor):
     messages, memberships and board go with it, and so do its topics' stored events
     (chat.redaction.room_deleted, run by the post_delete signal, so every other way of
     deleting a room does the same)."""
-    _require_user(actor)
-    if not permissions.can_read(actor, room):
-        raise NotFound("No such room.", field="room")
-    if not permissions.is_owner(actor, room):
-        raise Forbidden("Only the room's owners may delete it.", field="room")
+    permissions.require(actor, room, rule=permissions.is_owner,
+                        denied="Only the room's owners may delete it.")
     with transaction.atomic():
         room.delete()
 
@@ -399,11 +263,8 @@ def _kick_all(room, user_ids):
 
 def member_add(*, room, actor, user, role=RoomMembership.MEMBER):
     """Adds a member, or changes an existing member's role (owner or staff)."""
-    _require_user(actor)
-    if not permissions.can_read(actor, room):
-        raise NotFound("No such room.", field="room")
-    if not permissions.is_owner(actor, room):
-        raise Forbidden("Only the room's owners may add members.", field="room")
+    permissions.require(actor, room, rule=permissions.is_owner,
+                        denied="Only the room's owners may add members.")
     if role not in dict(RoomMembership.ROLES):
         raise Invalid("role must be 'owner' or 'member'.", field="role")
     if user is None or not user.is_active:
@@ -430,11 +291,8 @@ def _check_not_last_owner(room, membership, new_role=None):
 def member_remove(*, room, actor, user):
     """Removes a member (owner or staff; anyone may leave).  A removed member of a private
     room loses its room and board subscriptions at once (after commit)."""
-    _require_user(actor)
-    if not permissions.can_read(actor, room):
-        raise NotFound("No such room.", field="room")
-    if actor.pk != user.pk and not permissions.is_owner(actor, room):
-        raise Forbidden("Only the room's owners may remove members.", field="room")
+    permissions.require(actor, room, rule=lambda a, r: a.pk == user.pk or permissions.is_owner(a, r),
+                        denied="Only the room's owners may remove members.")
     membership = RoomMembership.objects.filter(room=room, user=user).first()
     if membership is None:
         raise NotFound("Not a member of this room.", field="user")

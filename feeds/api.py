@@ -8,7 +8,7 @@ from rest_framework import generics, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from feeds import limits, services
+from feeds import limits, selectors, services
 from feeds import permissions as rules
 from feeds.models import Feed, IngestBatch
 from feeds.serialize import serialize_batch, serialize_feed, serialize_item
@@ -182,7 +182,7 @@ class FeedList(generics.ListAPIView):
     pagination_class = FeedPagination
 
     def get_queryset(self):
-        return rules.readable_feeds(self.request.user)
+        return selectors.get_feeds(user=self.request.user)
 
     @extend_schema(request=FeedSerializer, responses={201: FeedSerializer, 409: ERROR})
     def post(self, request):
@@ -199,13 +199,13 @@ class FeedDetail(APIView):
 
     @extend_schema(responses={200: FeedSerializer})
     def get(self, request, slug):
-        return Response(serialize_feed(rules.readable_feed(request.user, slug)))
+        return Response(serialize_feed(selectors.get_feed(slug=slug, user=request.user)))
 
     @extend_schema(request=FeedUpdateSerializer, responses={200: FeedSerializer})
     def patch(self, request, slug):
         if not rules.can_manage(request.user):
             raise Forbidden("Only staff change feeds.")
-        feed = rules.readable_feed(request.user, slug)
+        feed = selectors.get_feed(slug=slug, user=request.user)
         body = _parse(FeedUpdateSerializer, request)
         feed = services.feed_update(feed=feed, title=body.get("title"),
                                     description=body.get("description"), is_public=body.get("is_public"))
@@ -250,7 +250,7 @@ class FeedItems(generics.ListAPIView):
     pagination_class = ItemPagination
 
     def get_queryset(self):
-        feed = rules.readable_feed(self.request.user, self.kwargs["slug"])
+        feed = selectors.get_feed(slug=self.kwargs["slug"], user=self.request.user)
         items = feed.items.all()
         params = self.request.query_params
         if params.get("kind"):

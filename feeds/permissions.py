@@ -7,48 +7,34 @@ Writing items: holders of feeds.ingest_events (superusers have every permission)
 REST or ingestion only; nobody writes over the socket.
 """
 
+from accounts.permissions import signed_in
 from feeds.models import INGEST_PERMISSION, VIEW_PRIVATE_PERMISSION, Feed
 from realtime.errors import NotFound
-
-
-def _signed_in(user):
-    return bool(getattr(user, "is_authenticated", False)) and user.is_active
 
 
 def can_read(user, feed):
     if feed.is_public:
         return True
-    return _signed_in(user) and (user.is_staff or user.has_perm(VIEW_PRIVATE_PERMISSION))
+    return signed_in(user) and (user.is_staff or user.has_perm(VIEW_PRIVATE_PERMISSION))
 
 
 def can_ingest(user):
-    return _signed_in(user) and user.has_perm(INGEST_PERMISSION)
+    return signed_in(user) and user.has_perm(INGEST_PERMISSION)
 
 
 def can_manage(user):
     """Create and edit feeds themselves."""
-    return _signed_in(user) and user.is_staff
-
-
-def readable_feeds(user):
-    qs = Feed.objects.all()
-    if _signed_in(user) and (user.is_staff or user.has_perm(VIEW_PRIVATE_PERMISSION)):
-        return qs
-    return qs.filter(is_public=True)
-
-
-def readable_feed(user, slug):
-    """The feed, or NotFound when it is missing or private to this user."""
-    feed = Feed.objects.filter(slug=slug).first()
-    if feed is None or not can_read(user, feed):
-        raise NotFound(f"No feed {slug!r}.", field="feed")
-    return feed
+    return signed_in(user) and user.is_staff
 
 
 def authorize_topic(user, key, access):
-    """feed:<slug> hook of the realtime layer: read if readable; no socket writes."""
-    feed = readable_feed(user, key)
-    return access == "read" and feed is not None
+    """The `feed` topic kind's hook (registered in feeds.realtime), called by the realtime
+    layer on subscribe and on each action: read if readable (NotFound otherwise, as for a
+    missing feed); nobody writes over the socket."""
+    feed = Feed.objects.filter(slug=key).first()
+    if feed is None or not can_read(user, feed):
+        raise NotFound(f"No feed {key!r}.", field="feed")
+    return access == "read"
 
 
 def topic_is_public(key):

@@ -1,7 +1,44 @@
-"""The one JSON shape of each feeds object, used by socket replies, events, REST and admin.
-Timestamps in the API's one format (project.schema.iso: ISO 8601, UTC, `+00:00`)."""
+"""The one JSON shape of each feeds object, used by socket replies, events, REST and admin,
+beside the JSON Schema of the item (events are checked against it on every publish:
+feeds.realtime).  Timestamps in the API's one format (project.schema.iso: ISO 8601, UTC,
+`+00:00`)."""
 
 from project.schema import iso
+
+ITEM_SCHEMA = {
+    "type": "object",
+    "required": ["id", "external_id", "feed", "kind", "title", "body", "url", "data", "occurred_at",
+                 "version", "deleted", "updated_at"],
+    "properties": {
+        "id": {"type": "integer"},
+        "external_id": {"type": "string"},
+        "feed": {"type": "string"},
+        "kind": {"type": "string"},
+        "title": {"type": "string"},
+        "body": {"type": "string"},
+        "url": {"type": "string"},
+        "data": {"type": "object"},
+        "occurred_at": {"type": "string", "format": "date-time"},
+        "version": {"type": "integer", "minimum": 0},
+        "deleted": {"type": "boolean"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+# A deleted item, everywhere (feeds.serialize.serialize_tombstone): no content at all.
+TOMBSTONE_SCHEMA = {
+    "type": "object",
+    "required": ["id", "external_id", "version", "deleted"],
+    "properties": {
+        "id": {"type": "integer"},
+        "external_id": {"type": "string"},
+        "version": {"type": "integer", "minimum": 0},
+        "deleted": {"const": True},
+    },
+    "additionalProperties": False,
+}
+ITEM_OR_TOMBSTONE = {"anyOf": [ITEM_SCHEMA, TOMBSTONE_SCHEMA]}
+
 
 
 def serialize_tombstone(item_id, external_id, version):

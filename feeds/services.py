@@ -1,6 +1,6 @@
 """Every change to feeds goes through here: REST views, the admin, the management command
 and the Celery task parse their input and call these functions, which validate, write in
-`transaction.atomic()` and publish (feeds.upsert)."""
+`transaction.atomic()` and publish (feeds.upsert).  Reads live in feeds.selectors."""
 
 import logging
 import re
@@ -8,7 +8,6 @@ import time
 
 import orjson
 from django.db import transaction
-from django.db.models import Q
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
@@ -230,26 +229,6 @@ def _stored(feed_id, external_id):
 def item_delete(*, item):
     """Deletes an item as a tombstone (deleted, one version up) so followers remove it."""
     return item_edit(item=item, changes={"deleted": True})
-
-
-def history(*, feed, before=None, limit=None):
-    """{items, has_more}: the feed's items newest first (by occurred_at), older than the
-    item `before` (an item id) when given; deleted items left out."""
-    if limit is None:
-        limit = limits.HISTORY_DEFAULT_LIMIT
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= limits.HISTORY_MAX_LIMIT:
-        raise Invalid(f"limit must be an integer from 1 to {limits.HISTORY_MAX_LIMIT}.", field="data.limit")
-    items = feed.items.filter(deleted=False).order_by("-occurred_at", "-id")
-    if before is not None:
-        if isinstance(before, bool) or not isinstance(before, int):
-            raise Invalid("before must be an item id.", field="data.before")
-        cursor = feed.items.filter(pk=before).values("occurred_at", "id").first()
-        if cursor is None:
-            raise Invalid("before must be the id of an item of this feed.", field="data.before")
-        items = items.filter(Q(occurred_at__lt=cursor["occurred_at"])
-                             | Q(occurred_at=cursor["occurred_at"], id__lt=cursor["id"]))
-    rows = list(items[: limit + 1])
-    return rows[:limit], len(rows) > limit
 
 
 # --- feeds -------------------------------------------------------------------------------

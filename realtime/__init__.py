@@ -31,7 +31,9 @@ _PUBLIC = {
     "register_topic_kind": ("realtime.registry", "register_topic_kind"),
     "register_action": ("realtime.registry", "register_action"),
     "register_event": ("realtime.registry", "register_event"),
-    "USER_SCHEMA": ("realtime.builtins", "USER_SCHEMA"),
+    # The one public form of a user (every event and API body) and its JSON Schema.
+    "public_user": ("realtime.auth", "public_info"),
+    "USER_SCHEMA": ("realtime.auth", "USER_SCHEMA"),
     # Rights changed: close or re-check the sockets concerned (after commit).
     "kick": ("realtime.control", "kick"),
     "reauthorize": ("realtime.control", "reauthorize"),

@@ -56,8 +56,19 @@ def user_snapshot(user):
     return value
 
 
+# The JSON Schema of public_info's dict: the one user shape of every event and API body
+# (realtime.USER_SCHEMA; tests/test_wire_shapes.py checks the OpenAPI `User` against it).
+USER_SCHEMA = {
+    "type": "object",
+    "required": ["id", "username", "display_name"],
+    "properties": {"id": {"type": "integer"}, "username": {"type": "string"},
+                   "display_name": {"type": "string"}},
+}
+
+
 def public_info(user):
-    """{id, username, display_name}: how presence and the socket name a user."""
+    """{id, username, display_name} (USER_SCHEMA): the one public form of a user, in
+    presence, socket replies, events and REST bodies alike (realtime.public_user)."""
     return {"id": user.pk, "username": user.get_username(),
             "display_name": getattr(user, "get_display_name", user.get_username)()}
 

@@ -9,9 +9,11 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.serializers import UserSerializer
 from project.schema import ERROR
 from realtime.errors import Invalid
-from whiteboard import services
+from whiteboard import selectors, services
+from whiteboard.serialize import serialize_shape
 from whiteboard.svg import render_svg
 
 # The SVG is served from this site's origin: it must never run anything, even if a
@@ -19,21 +21,15 @@ from whiteboard.svg import render_svg
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
-# --- schema-only serializers (the data itself is made by services.serialize_shape) ----------
-class UserRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    username = serializers.CharField()
-    display_name = serializers.CharField()
-
-
+# --- schema-only serializers (the data itself is made by serialize.serialize_shape) ----------
 class ShapeSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     kind = serializers.ChoiceField(choices=["stroke", "line", "rect", "ellipse", "text", "note"])
     data = serializers.JSONField(help_text="Fields per kind: docs/protocol/whiteboard.md")
     z = serializers.IntegerField()
     version = serializers.IntegerField()
-    created_by = UserRefSerializer(allow_null=True)
-    updated_by = UserRefSerializer(allow_null=True)
+    created_by = UserSerializer(allow_null=True)
+    updated_by = UserSerializer(allow_null=True)
     updated_at = serializers.DateTimeField()
 
 
@@ -84,8 +80,8 @@ class BoardView(APIView):
 
     @extend_schema(responses={200: SnapshotSerializer})
     def get(self, request, slug):
-        room = services.get_room(slug)
-        return Response(services.snapshot(room=room, user=request.user))
+        room = selectors.get_room_unchecked(slug=slug)
+        return Response(selectors.get_snapshot(room=room, user=request.user))
 
 
 class ShapesView(APIView):
@@ -94,12 +90,12 @@ class ShapesView(APIView):
     @extend_schema(request=DrawRequestSerializer,
                    responses={200: DrawReplySerializer, 201: DrawReplySerializer, 409: ERROR})
     def post(self, request, slug):
-        room = services.get_room(slug)
+        room = selectors.get_room_unchecked(slug=slug)
         if not isinstance(request.data, dict) or "shape" not in request.data:
             raise Invalid("shape is required.", field="shape")
         shape = services.shape_draw(room=room, user=request.user, shape=request.data["shape"])
         created = shape.version == 1
-        return Response({"shape": services.serialize_shape(shape)},
+        return Response({"shape": serialize_shape(shape)},
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -110,7 +106,7 @@ class ShapeView(APIView):
         "version", int, required=False, description="Refuse (409) unless the shape is at this version.")],
         responses={200: ErasedSerializer, 409: ERROR})
     def delete(self, request, slug, shape_id):
-        room = services.get_room(slug)
+        room = selectors.get_room_unchecked(slug=slug)
         return Response(services.shape_erase(room=room, user=request.user, shape_id=str(shape_id),
                                              version=request.query_params.get("version")))
 
@@ -124,8 +120,8 @@ class ExportView(APIView):
     @extend_schema(operation_id="boards_export_svg", responses={(200, "image/svg+xml"): OpenApiTypes.STR},
                    parameters=[OpenApiParameter("format", exclude=True)])
     def get(self, request, slug):
-        room = services.get_room(slug)
-        shapes = services.snapshot_shapes(room=room, user=request.user)
+        room = selectors.get_room_unchecked(slug=slug)
+        shapes = selectors.get_shapes(room=room, user=request.user)
         response = HttpResponse(render_svg(shapes, title=room.name),
                                 content_type="image/svg+xml; charset=utf-8")
         response["Content-Disposition"] = f'inline; filename="board-{room.slug}.svg"'

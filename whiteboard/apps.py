@@ -21,10 +21,8 @@ class WhiteboardConfig(AppConfig):
     name = "whiteboard"
 
     def ready(self):
-        """Registers this app's topic kind and socket actions with the realtime layer."""
-        from whiteboard import schemas
-
-        schemas.register()
+        """Registers this app's topic kind, events and socket actions (whiteboard.realtime)."""
+        from whiteboard import realtime  # noqa: F401
 
     def seed_demo(self, user):
         """`manage.py seed_demo`: a few shapes on the lobby's board (once each)."""

@@ -6,7 +6,8 @@ import time
 
 from realtime import apublish
 from realtime.errors import Invalid
-from whiteboard import services, validation
+from whiteboard import selectors, services, validation
+from whiteboard.serialize import serialize_shape
 
 # Cursors forwarded per connection per second: smooth enough to follow a pointer (the
 # client sends every 60 ms), while a board with many people moving stays a small
@@ -20,12 +21,12 @@ _CURSOR_STATE = "whiteboard.cursor_at"
 
 
 def _room(request):
-    return services.get_room(request.key)
+    return selectors.get_room_unchecked(slug=request.key)
 
 
 def snapshot(request):
     """`board.snapshot` {} -> {shapes, seq}."""
-    return services.snapshot(room=_room(request), user=request.user)
+    return selectors.get_snapshot(room=_room(request), user=request.user)
 
 
 def draw(request):
@@ -33,7 +34,7 @@ def draw(request):
     if "shape" not in request.data:
         raise Invalid("shape is required.", field="shape")
     shape = services.shape_draw(room=_room(request), user=request.user, shape=request.data["shape"])
-    return {"shape": services.serialize_shape(shape)}
+    return {"shape": serialize_shape(shape)}
 
 
 def erase(request):

@@ -4,9 +4,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chat import permissions, services
+from chat import permissions, selectors, services
 from chat.models import Message, RoomMembership
-from chat.queries import rooms_for
 from realtime.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from realtime.models import Event
 
@@ -82,11 +81,11 @@ def test_private_room_is_not_found_for_outsiders_and_anonymous(secret, user):
     with pytest.raises(NotFound):
         services.message_create(room=secret, author=user, body="hi", client_id="c")
     with pytest.raises(NotFound):
-        services.history(room=secret, user=user)
+        selectors.get_history(room=secret, user=user)
     with pytest.raises(NotFound):
-        services.get_room("secret", user)
+        selectors.get_room(slug="secret", user=user)
     with pytest.raises(NotFound):
-        services.get_room("secret", AnonymousUser())
+        selectors.get_room(slug="secret", user=AnonymousUser())
     with pytest.raises(Unauthenticated):
         services.message_create(room=secret, author=AnonymousUser(), body="hi", client_id="c")
 
@@ -95,7 +94,7 @@ def test_members_and_staff_use_a_private_room(secret, owner, user, staff):
     services.member_add(room=secret, actor=owner, user=user)
     services.message_create(room=secret, author=user, body="in", client_id="c")
     assert permissions.can_read(staff, secret)
-    messages, has_more = services.history(room=secret, user=staff)
+    messages, has_more = selectors.get_history(room=secret, user=staff)
     assert [m.body for m in messages] == ["in"] and not has_more
 
 
@@ -108,7 +107,7 @@ def test_archived_room_is_read_only(lobby, owner, user):
         services.message_edit(message=message, editor=user, body="changed")
     with pytest.raises(Forbidden):
         services.message_delete(message=message, actor=owner)
-    assert services.history(room=lobby, user=user)[0] == [message]
+    assert selectors.get_history(room=lobby, user=user)[0] == [message]
     assert events("room:lobby")[-1][0] == "room.updated"
 
 
@@ -138,23 +137,23 @@ def test_only_authors_edit_and_authors_or_owners_delete(lobby, owner, user, make
 def test_message_ids_of_other_rooms_are_not_found(lobby, secret, owner, user):
     hidden = services.message_create(room=secret, author=owner, body="hidden", client_id="c")
     with pytest.raises(NotFound):
-        services.get_message(room=lobby, message_id=hidden.pk)
+        selectors.get_message(room=lobby, message_id=hidden.pk)
     with pytest.raises(Invalid):
-        services.get_message(room=lobby, message_id="1")
+        selectors.get_message(room=lobby, message_id="1")
 
 
 def test_history_pages_back_newest_last(lobby, user):
     ids = [services.message_create(room=lobby, author=user, body=f"m{i}", client_id=f"c{i}").pk
            for i in range(5)]
-    page, more = services.history(room=lobby, user=None, limit=2)
+    page, more = selectors.get_history(room=lobby, user=None, limit=2)
     assert [m.pk for m in page] == ids[3:] and more
-    page, more = services.history(room=lobby, user=None, before=ids[3], limit=2)
+    page, more = selectors.get_history(room=lobby, user=None, before=ids[3], limit=2)
     assert [m.pk for m in page] == ids[1:3] and more
-    page, more = services.history(room=lobby, user=None, before=ids[1], limit=100)
+    page, more = selectors.get_history(room=lobby, user=None, before=ids[1], limit=100)
     assert [m.pk for m in page] == ids[:1] and not more
     for bad in ({"limit": 0}, {"limit": 101}, {"limit": "5"}, {"before": -1}, {"before": True}):
         with pytest.raises(Invalid):
-            services.history(room=lobby, user=None, **bad)
+            selectors.get_history(room=lobby, user=None, **bad)
 
 
 def test_unread_counts_follow_the_read_position(lobby, secret, owner, user, make_user):
@@ -165,21 +164,21 @@ def test_unread_counts_follow_the_read_position(lobby, secret, owner, user, make
     services.message_create(room=secret, author=owner, body="not for you", client_id="s")
 
     def unread(who):
-        return {room.slug: room.unread for room in rooms_for(who)}
+        return {room.slug: room.unread for room in selectors.get_rooms(user=who)}
 
     assert unread(user) == {"lobby": 3}  # own messages never count; secret is not listed
     assert unread(bob) == {"lobby": 0}   # not a member: no read position
-    services.mark_read(room=lobby, user=user, message_id=ids[1])
+    services.membership_mark_read(room=lobby, user=user, message_id=ids[1])
     assert unread(user) == {"lobby": 1}
-    services.mark_read(room=lobby, user=user, message_id=ids[0])  # never moves back
+    services.membership_mark_read(room=lobby, user=user, message_id=ids[0])  # never moves back
     assert unread(user) == {"lobby": 1}
     message = Message.objects.get(pk=ids[2])
     services.message_delete(message=message, actor=owner)
     assert unread(user) == {"lobby": 0}
     # Reading a public room never joins it: a non-member's read is a no-op.
-    assert services.mark_read(room=lobby, user=bob, message_id=ids[2]) is None
+    assert services.membership_mark_read(room=lobby, user=bob, message_id=ids[2]) is None
     assert not RoomMembership.objects.filter(room=lobby, user=bob).exists()
-    counts = {room.slug: room.member_count for room in rooms_for(owner)}
+    counts = {room.slug: room.member_count for room in selectors.get_rooms(user=owner)}
     assert counts == {"lobby": 2, "secret": 1}
 
 
@@ -187,7 +186,7 @@ def test_room_list_has_one_row_per_room_and_a_bounded_query_count(lobby, owner, 
     for i in range(5):
         services.member_add(room=lobby, actor=owner, user=make_user(f"m{i}"))
     with CaptureQueriesContext(connection) as queries:
-        rooms = list(rooms_for(owner))
+        rooms = list(selectors.get_rooms(user=owner))
     assert [r.slug for r in rooms] == ["lobby"] and len(queries) == 1
 
 
@@ -230,6 +229,6 @@ def test_seed_demo_creates_the_lobby_once(owner):
     config = apps.get_app_config("chat")
     config.seed_demo(owner)
     config.seed_demo(owner)
-    room = services.get_room("lobby", owner)
+    room = selectors.get_room(slug="lobby", user=owner)
     assert room.name == "Lobby" and not room.is_private
     assert permissions.is_owner(owner, room)

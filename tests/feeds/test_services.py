@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from feeds import limits, services
+from feeds import limits, selectors, services
 from feeds.models import Feed, FeedItem, IngestBatch
 from feeds.tasks import ingest_batch
 from realtime.errors import Conflict, Invalid
@@ -213,13 +213,13 @@ def test_history_pages_back_through_live_items(feed):
         when = f"2025-01-0{n + 1}T00:00:00Z"
         services.item_upsert(feed=feed, data=make_event(id=f"h{n}", occurred_at=when))
     services.item_edit(item=item("h4"), changes={"deleted": True})
-    items, more = services.history(feed=feed, limit=2)
+    items, more = selectors.get_history(feed=feed, limit=2)
     assert ([i.external_id for i in items], more) == (["h3", "h2"], True)
-    items, more = services.history(feed=feed, before=items[-1].pk, limit=2)
+    items, more = selectors.get_history(feed=feed, before=items[-1].pk, limit=2)
     assert ([i.external_id for i in items], more) == (["h1", "h0"], False)
     for bad in ({"limit": 0}, {"limit": 101}, {"limit": "5"}, {"before": "x"}, {"before": 10**9}):
         with pytest.raises(Invalid):
-            services.history(feed=feed, **bad)
+            selectors.get_history(feed=feed, **bad)
 
 
 def test_feed_create_and_update(db):

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from asgiref.sync import sync_to_async
 
-from chat import services
+from chat import selectors, services
 from chat.models import Message
 from tests.servers import connect_client
 
@@ -80,7 +80,7 @@ async def test_rest_writes_across_a_redis_restart_are_refused_whole_or_delivered
         # A write that needs no Redis itself (an admin action, a Celery task: the same
         # service) commits; its broadcast fails, and the outbox delivers it all the same.
         await sync_to_async(lambda: services.message_create(
-            room=services.get_room("lobby", alice), author=alice, body="during, no redis"))()
+            room=selectors.get_room(slug="lobby", user=alice), author=alice, body="during, no redis"))()
         accepted.append("during, no redis")
         # A refused write wrote nothing: the rows are exactly the accepted messages.
         rows = await sync_to_async(lambda: list(Message.objects.order_by("id")

@@ -8,6 +8,7 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 
+from chat import selectors
 from chat import services as chat
 from feeds import services as feeds
 from feeds.models import Feed, IngestBatch
@@ -70,8 +71,8 @@ async def test_presence_is_not_queued_for_endpoints_that_do_not_want_it(make_use
     async with connect_ws(alice) as ws:
         reply = await ws.request("subscribe", "room:lobby")
         assert [u["username"] for u in reply["presence"]] == ["alice"]
-        await sync_to_async(chat.message_create)(room=await sync_to_async(chat.get_room)("lobby", alice),
-                                                 author=alice, body="hi")
+        room = await sync_to_async(selectors.get_room)(slug="lobby", user=alice)
+        await sync_to_async(chat.message_create)(room=room, author=alice, body="hi")
     assert await sync_to_async(lambda: list(WebhookEvent.objects.values_list("type", flat=True)))() == [
         "chat.message"]
 

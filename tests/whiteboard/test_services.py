@@ -5,8 +5,9 @@ import pytest
 from realtime.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from realtime.models import Event
 from tests.whiteboard.conftest import changed, new_shape
-from whiteboard import services
+from whiteboard import selectors, services
 from whiteboard.models import Shape
+from whiteboard.serialize import serialize_shape
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +22,10 @@ def test_draw_creates_version_1_on_top_and_publishes_the_serialised_shape(room, 
     second = services.shape_draw(room=room, user=user, shape=new_shape("stroke"))
     assert (first.version, second.version) == (1, 1)
     assert second.z > first.z
-    body = services.serialize_shape(second)
+    body = serialize_shape(second)
     assert set(body) == {"id", "kind", "data", "z", "version", "created_by", "updated_by", "updated_at"}
     assert body["created_by"] == user.public_dict() == body["updated_by"]
-    assert events(room) == [(1, "board.shape", {"shape": services.serialize_shape(first)}),
+    assert events(room) == [(1, "board.shape", {"shape": serialize_shape(first)}),
                             (2, "board.shape", {"shape": body})]
 
 
@@ -81,7 +82,7 @@ def test_erase_then_redraw_at_the_erased_version_is_an_undo(room, user):
     services.shape_draw(room=room, user=user, shape=shape)
     erased = services.shape_erase(room=room, user=user, shape_id=shape["id"])
     assert erased == {"id": shape["id"], "version": 2}
-    assert services.snapshot(room=room, user=user)["shapes"] == []
+    assert selectors.get_snapshot(room=room, user=user)["shapes"] == []
     with pytest.raises(NotFound):
         services.shape_erase(room=room, user=user, shape_id=shape["id"])
     with pytest.raises(Conflict) as info:  # a redraw that never saw the erase
@@ -118,7 +119,7 @@ def test_clear_is_for_owners_and_staff_and_erases_everything(room, user, make_us
     with pytest.raises(Forbidden):
         services.board_clear(room=room, user=member)
     assert services.board_clear(room=room, user=user) == {"erased": 3}
-    assert services.snapshot(room=room, user=member)["shapes"] == []
+    assert selectors.get_snapshot(room=room, user=member)["shapes"] == []
     assert services.board_clear(room=room, user=staff) == {"erased": 0}
     assert [e for _, e, _ in events(room)][-2:] == ["board.cleared", "board.cleared"]
 
@@ -129,7 +130,7 @@ def test_snapshot_is_in_z_order_and_reports_the_topic_seq(room, user):
     middle = services.shape_draw(room=room, user=user, shape=new_shape("stroke"))  # max z + 1 = 11
     gone = services.shape_draw(room=room, user=user, shape=new_shape("line"))
     services.shape_erase(room=room, user=user, shape_id=str(gone.shape_id))
-    snap = services.snapshot(room=room, user=user)
+    snap = selectors.get_snapshot(room=room, user=user)
     assert [s["id"] for s in snap["shapes"]] == [str(r.shape_id) for r in (bottom, top, middle)]
     assert snap["seq"] == 5 == events(room)[-1][0]
 
@@ -140,11 +141,11 @@ def test_permissions_private_anonymous_and_archived(make_room, make_user, user):
     outsider = make_user()
     private = make_room(user, is_private=True)
     with pytest.raises(NotFound):
-        services.snapshot(room=private, user=outsider)
+        selectors.get_snapshot(room=private, user=outsider)
     with pytest.raises(NotFound):
         services.shape_draw(room=private, user=outsider, shape=new_shape())
     public = make_room(user)
-    assert services.snapshot(room=public, user=AnonymousUser())["shapes"] == []
+    assert selectors.get_snapshot(room=public, user=AnonymousUser())["shapes"] == []
     with pytest.raises(Unauthenticated):
         services.shape_draw(room=public, user=AnonymousUser(), shape=new_shape())
     archived = make_room(user, archived=True)
@@ -160,7 +161,7 @@ def test_seed_demo_draws_on_the_lobby_once(make_room, user):
     config.seed_demo(user)  # no lobby yet: nothing
     lobby = make_room(user, slug="lobby")
     config.seed_demo(user)
-    shapes = services.snapshot(room=lobby, user=user)["shapes"]
+    shapes = selectors.get_snapshot(room=lobby, user=user)["shapes"]
     services.shape_erase(room=lobby, user=user, shape_id=shapes[0]["id"])
     config.seed_demo(user)
-    assert len(services.snapshot(room=lobby, user=user)["shapes"]) == len(shapes) - 1 == 3
+    assert len(selectors.get_snapshot(room=lobby, user=user)["shapes"]) == len(shapes) - 1 == 3
