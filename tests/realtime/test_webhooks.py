@@ -25,11 +25,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 class Receiver:
     """A webhook receiver on 127.0.0.1: records every request (path, headers, body) and
-    answers the next status of `statuses` (200 once they run out).  `hold` (an Event),
-    when set up, makes it wait for `release` before answering (a slow receiver)."""
+    answers the next status of `statuses` (200 once they run out); with `fail_topic`, the
+    first request for that topic gets 500 instead, whatever order the queues run in.
+    `hold` (an Event), when set up, makes it wait for `release` before answering (a slow
+    receiver)."""
 
-    def __init__(self, statuses=()):
+    def __init__(self, statuses=(), fail_topic=None):
         self.requests, self.statuses = [], list(statuses)
+        self.fail_topic = fail_topic
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
         self.hold = None
@@ -41,6 +44,8 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests.append((self.path, dict(self.headers), body))
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    if receiver.fail_topic and json.loads(body).get("topic") == receiver.fail_topic:
+                        receiver.fail_topic, status = None, 500
                     receiver.arrived.notify_all()
                     hold = receiver.hold
                 if hold is not None:
@@ -89,8 +94,8 @@ def receiver(settings):
     settings.DEBUG = True  # http:// endpoints
     made = []
 
-    def make(statuses=()):
-        made.append(Receiver(statuses))
+    def make(statuses=(), fail_topic=None):
+        made.append(Receiver(statuses, fail_topic))
         return made[-1]
 
     yield make
@@ -217,7 +222,7 @@ def test_a_receiver_that_is_down_is_retried_and_gets_the_event_once_it_is_up(rec
 
 def test_a_failing_event_holds_back_its_topic_on_that_endpoint_only(receiver, staff, room, make_user):
     other_room = chat.room_create(creator=staff, slug="other", name="Other")
-    rx = receiver(statuses=[500])
+    rx = receiver(fail_topic="room:lobby")
     healthy = receiver()
     endpoint, _ = register(staff, rx.url, ["chat.message"])
     second, _ = register(staff, healthy.url, ["chat.message"])
