@@ -82,9 +82,9 @@ class IngestBatch(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     status = models.CharField(max_length=10, choices=STATUSES, default=QUEUED, db_index=True)
     # The clean events as one JSON array in a text column: written once by the web process,
-    # parsed once by the task (feeds.services).  Not jsonb: for a 5,000-event batch (2 MB)
-    # jsonb's parsing and pglz compression cost ~50 ms per POST, text with lz4 (migration
-    # 0002, PostgreSQL) ~5 ms, and nothing queries inside it.
+    # parsed once by the task (feeds.services).  Not jsonb: for a large batch jsonb's parsing
+    # and pglz compression cost far more per POST than text with lz4 (migration 0002,
+    # PostgreSQL), and nothing queries inside it.
     payload = models.TextField(default="[]")
     next_index = models.PositiveIntegerField(default=0)
     received = models.PositiveIntegerField(default=0)

@@ -151,8 +151,9 @@ def _group_messages(messages):
 
 
 async def _group_send(group, message):
-    """group_send, retried once: after a Redis restart a process's pooled connection fails
-    its first command, and the retry gets a fresh one.  Without this, control messages
+    """group_send, tried up to SEND_ATTEMPTS times with a growing pause: after a Redis
+    restart a process's pooled connection fails its first command, and a retry gets a fresh
+    one.  Without this, control messages
     (logout, kick) and ephemeral events sent right after a restart would be lost."""
     layer = get_channel_layer()
     for attempt in range(SEND_ATTEMPTS):

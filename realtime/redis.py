@@ -165,11 +165,12 @@ class CommandBatcher:
 
     Why: in a connect storm hundreds of sockets each redeem a ticket and join presence at
     once; redis-py's own cost per command (pool checkout, health check, timeouts, retry)
-    was a quarter of the server's CPU.  At low load a batch is one command.  Each caller
+    was a large share of the server's CPU.  At low load a batch is one command.  Each caller
     still gets its own reply or its own error; a connection error fails every command of
-    that batch (each caller sees it as it did before); the pipeline is retried once on a
-    fresh connection first (see _pool_options for why that is safe).  Only for commands whose callers
-    need no order among themselves: two batches may be in flight on two connections."""
+    that batch (each caller sees it as it did before); the pipeline is retried
+    (CONNECTION_RETRIES times) on a fresh connection first (see _pool_options for why that
+    is safe).  Only for commands whose callers need no order among themselves: two batches
+    may be in flight on two connections."""
 
     __slots__ = ("client", "queue", "scheduled", "inflight", "__weakref__")
 

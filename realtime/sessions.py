@@ -1,11 +1,10 @@
 """The session-cookie user of a socket, with a snapshot of it kept in Redis.
 
-Browsers authenticate their socket with the session cookie.  Resolving it the way Django's
-AuthenticationMiddleware does costs a worker-thread hop and two queries (session, user):
-~2 ms of CPU per connect, so a browser reconnect storm ran at a third of the ticket path's
-rate.  After the first resolution a snapshot of the user (as a ticket carries: id, name,
-flags) is kept under a digest of the session key, and later connects read it with one
-batched Redis GET.
+Browsers authenticate their socket with the session cookie. Resolving it the way Django's
+AuthenticationMiddleware does costs a worker-thread hop and two queries (session, user) per
+connect, which makes a browser reconnect storm far slower than the ticket path. After the
+first resolution a snapshot of the user (as a ticket carries: id, name, flags) is kept under
+a digest of the session key, and later connects read it with one batched Redis GET.
 
 A snapshot never outlives what it stands for:
   * it expires with the session's own expiry date (and at REALTIME_SESSION_SNAPSHOT_SECONDS);

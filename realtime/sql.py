@@ -1,8 +1,8 @@
 """A database cursor for statements with large parameters (the outbox, feed ingest).
 
 Django's PostgreSQL backend binds parameters client-side: psycopg escapes every value into
-the SQL text, which for a 2 MB JSON document (a 5,000-event batch) costs ~25 ms of Python
-per statement, plus the server's parsing of that text.  `bound_cursor()` sends the
+the SQL text, which for a large JSON document (a whole ingest batch) costs noticeable Python
+time per statement, plus the server's parsing of that text.  `bound_cursor()` sends the
 parameters apart from the SQL instead (server-side binding), still through Django's cursor
 wrapper (error translation, query logging, broken-transaction checks), on the same
 connection and so in the same transaction.  Statements are never prepared, so this also

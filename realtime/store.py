@@ -140,9 +140,8 @@ def events_page(topic, after, upto):
 def write_connection_log(records):
     """Applies [("open", row) | ("close", {id, code})] in order, in one transaction.
 
-    Opens are one INSERT, not bulk_create: the ORM's model instances cost ~30 us a row in
-    the worker thread, which holds the GIL the event loop needs in a connect storm (~5 %
-    of a connect's CPU)."""
+    Opens are one INSERT, not bulk_create: building the ORM's model instances costs CPU in
+    the worker thread, which holds the GIL the event loop needs in a connect storm."""
     from django.db import connection, transaction
 
     now = timezone.now()
