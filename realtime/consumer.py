@@ -25,7 +25,7 @@ from realtime.client_address import client_address
 from realtime.hub import get_hub
 from realtime.limits import TokenBucket
 from realtime.registry import ActionRequest, actions, parse_topic, topic_kinds
-from realtime.send_queue import ClientGone, SendQueue, write_through
+from realtime.send_queue import ClientGone, SendQueue
 
 logger = logging.getLogger("realtime.consumer")
 
@@ -162,9 +162,9 @@ class RealtimeConsumer:
         if self.closing:
             return
         out = self.out
-        if out is None:  # idle: written now, or a queue takes over if the send must wait
-            self.out = write_through(self, self._send, text)
-        elif not out.put(text):
+        if out is None:
+            out = self.out = SendQueue(self, self._send)
+        if not out.put(text):
             self.too_slow()
 
     def too_slow(self):

@@ -16,14 +16,6 @@ memory, docs/performance.md).  What it guarantees:
   reported to its owner (`owner.too_slow()`), which closes it 4503.
 - `wait_written(low)` lets a paged resume read its next page only once the previous one
   has been written (realtime/hub.py).
-
-A frame for an idle socket is written through (`write_through`): the server's `send()`
-coroutine is stepped at once, and only when it must wait (the transport is paused) does a
-queue with a writer task take over, finishing that send first.  Under both servers the
-send of a socket that is keeping up completes without waiting, so a broadcast to 1,000
-idle sockets creates no task at all; creating and scheduling one writer task per
-delivery was ~15 % of the server's CPU per delivery when events arrive one at a time
-(one chat.send into 1,000 subscribers, py-spy; docs/performance.md).
 """
 
 import asyncio
@@ -40,45 +32,6 @@ _CLOSE = object()
 class ClientGone(Exception):
     """The connection closed (or was closed as too slow) while a request waited to write:
     the request ends quietly, there is nobody to answer."""
-
-
-def write_through(owner, send, text):
-    """Called by the consumer for a frame when no queue exists (the socket is idle): sends
-    it now.  Returns None when the server took it; else the SendQueue that now holds the
-    connection's output, whose writer finishes this send before any later frame."""
-    coro = send({"type": "websocket.send", "text": text})
-    try:
-        yielded = coro.send(None)
-    except StopIteration:
-        return None
-    except Exception:  # the socket is gone; the receive side cleans up
-        owner.closing = True
-        return None
-    queue = SendQueue(owner, send)
-    queue.pending = len(text)
-    queue.writer = asyncio.ensure_future(queue._write_loop((coro, yielded, len(text))))
-    return queue
-
-
-async def _finish(coro, yielded):
-    """Drives a send() coroutine that was stepped once and suspended on `yielded` (what a
-    Task would do: wait for the future it yielded, then resume it; a cancel is passed in)."""
-    while True:
-        try:
-            if yielded is None:
-                await asyncio.sleep(0)  # a bare yield: it asked for one loop iteration
-            else:
-                await yielded
-        except BaseException as exc:  # cancelled (an abort), or the future failed
-            try:
-                yielded = coro.throw(exc)
-            except StopIteration:
-                return
-            continue
-        try:
-            yielded = coro.send(None)
-        except StopIteration:
-            return
 
 
 class SendQueue:
@@ -162,15 +115,10 @@ class SendQueue:
         if self.writer is None or self.writer.done():
             self.writer = asyncio.ensure_future(self._write_loop())
 
-    async def _write_loop(self, started=None):
+    async def _write_loop(self):
         frames, send = self.frames, self.send
         written = 0
         try:
-            if started is not None:  # a write_through send that had to wait: finish it first
-                coro, yielded, length = started
-                await _finish(coro, yielded)
-                self.pending -= length
-                self._wake()
             while frames:
                 item = frames.popleft()
                 if type(item) is tuple and item[0] is _CLOSE:
