@@ -138,10 +138,13 @@ def start_make_run(var_dir):
     return make, text
 
 
+# Ctrl-C runs in every `make test`; the two signals to make alone (a real `make run` each,
+# about a minute apiece) run with the long tests in `make test-faults`, which CI runs too.
 @pytest.mark.parametrize(("target", "sig"), [
     ("group", signal.SIGINT),  # Ctrl-C in a terminal
-    ("make", signal.SIGINT),   # make alone: it waits for its children without telling them
-    ("make", signal.SIGTERM),  # make alone: it forwards TERM to its child
+    pytest.param("make", signal.SIGINT,  # make alone: it waits for its children without telling them
+                 marks=pytest.mark.faults),
+    pytest.param("make", signal.SIGTERM, marks=pytest.mark.faults),  # make alone: it forwards TERM
 ])
 def test_make_run_leaves_no_process_behind(var_dir, target, sig):
     make, text = start_make_run(var_dir)

@@ -1,6 +1,7 @@
 """publish()'s outbox write (one statement per topic) and the sender's joined sends."""
 
 import asyncio
+import importlib
 import threading
 
 import orjson
@@ -8,9 +9,11 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from realtime import publish as publishing
 from realtime.models import Event, TopicCounter
 from realtime.publish import frame, publish, publish_many
+
+# The module, for monkeypatching its internals (`realtime.publish` is the public function).
+publishing = importlib.import_module("realtime.publish")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
