@@ -207,24 +207,23 @@ def channel_layer(topology, prefix):
             "CONFIG": {"hosts": [host], "prefix": prefix}}
 
 
-def redis_auth_kwargs(topology):
-    """Password and TLS options for connections to Redis itself (not to sentinels)."""
+def _auth_kwargs(password, tls):
     options = {}
-    if topology.get("password"):
-        options["password"] = topology["password"]
-    if topology.get("tls"):
+    if password:
+        options["password"] = password
+    if tls:
         options["ssl"] = True
     return options
+
+
+def redis_auth_kwargs(topology):
+    """Password and TLS options for connections to Redis itself (not to sentinels)."""
+    return _auth_kwargs(topology.get("password"), topology.get("tls"))
 
 
 def sentinel_kwargs(topology):
     """Options for connections to the sentinels (their own password; TLS like Redis's)."""
-    options = {}
-    if topology.get("sentinel_password"):
-        options["password"] = topology["sentinel_password"]
-    if topology.get("tls"):
-        options["ssl"] = True
-    return options
+    return _auth_kwargs(topology.get("sentinel_password"), topology.get("tls"))
 
 
 def celery_broker(topology, explicit=None):

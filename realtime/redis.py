@@ -100,25 +100,35 @@ def _sentinel(sentinel_class):
         **env.sentinel_kwargs(topology)})
 
 
+# What differs between the two flavours of client: the redis-py module, its Sentinel, the
+# blocking Sentinel pool and the retry class.  _client() builds either the same way.
+_SYNC = (redis, Sentinel, _BlockingSentinelPool, Retry)
+_ASYNC = (aredis, AsyncSentinel, _AsyncBlockingSentinelPool, AsyncRetry)
+
+
+def _client(flavour):
+    """A client for the configured topology (cluster, sentinel or one URL)."""
+    module, sentinel_class, pool_class, retry_class = flavour
+    topology = settings.REDIS_TOPOLOGY
+    if topology["mode"] == "cluster":
+        return module.RedisCluster(startup_nodes=[module.cluster.ClusterNode(host, port)
+                                                  for host, port in topology["nodes"]],
+                                   **_cluster_options())
+    if topology["mode"] == "sentinel":
+        return _sentinel(sentinel_class).master_for(
+            topology["master"], redis_class=module.Redis,
+            connection_pool_class=pool_class, db=topology["db"],
+            **_pool_options(retry_class), **env.redis_auth_kwargs(topology))
+    pool = module.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options(retry_class))
+    return module.Redis(connection_pool=pool)
+
+
 def sync_client():
     """This process's sync client (threads share it), built on first use."""
     key = os.getpid()
     client = _sync.get(key)
     if client is None:
-        topology = settings.REDIS_TOPOLOGY
-        if topology["mode"] == "cluster":
-            client = redis.RedisCluster(startup_nodes=[redis.cluster.ClusterNode(host, port)
-                                                       for host, port in topology["nodes"]],
-                                        **_cluster_options())
-        elif topology["mode"] == "sentinel":
-            client = _sentinel(Sentinel).master_for(
-                topology["master"], redis_class=redis.Redis,
-                connection_pool_class=_BlockingSentinelPool, db=topology["db"],
-                **_pool_options(Retry), **env.redis_auth_kwargs(topology))
-        else:
-            pool = redis.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options(Retry))
-            client = redis.Redis(connection_pool=pool)
-        _sync[key] = client
+        client = _sync[key] = _client(_SYNC)
     return client
 
 
@@ -127,20 +137,7 @@ def async_client():
     loop = asyncio.get_running_loop()
     client = _async.get(loop)
     if client is None:
-        topology = settings.REDIS_TOPOLOGY
-        if topology["mode"] == "cluster":
-            client = aredis.RedisCluster(startup_nodes=[aredis.cluster.ClusterNode(host, port)
-                                                        for host, port in topology["nodes"]],
-                                         **_cluster_options())
-        elif topology["mode"] == "sentinel":
-            client = _sentinel(AsyncSentinel).master_for(
-                topology["master"], redis_class=aredis.Redis,
-                connection_pool_class=_AsyncBlockingSentinelPool, db=topology["db"],
-                **_pool_options(AsyncRetry), **env.redis_auth_kwargs(topology))
-        else:
-            pool = aredis.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options(AsyncRetry))
-            client = aredis.Redis(connection_pool=pool)
-        _async[loop] = client
+        client = _async[loop] = _client(_ASYNC)
     return client
 
 
