@@ -115,6 +115,7 @@ async def test_a_posted_batch_goes_through_a_real_worker_to_a_subscribed_socket(
         server.stop()
 
 
+@pytest.mark.faults  # a worker killed mid-batch: with the long tests (make test-faults, run by CI)
 async def test_killing_the_workers_pool_child_mid_batch_loses_and_repeats_nothing(
         celery_worker, feed, user, settings):
     settings.REALTIME_OUTBOX_POLL_INTERVAL = 0.5
@@ -135,6 +136,7 @@ async def test_killing_the_workers_pool_child_mid_batch_loses_and_repeats_nothin
     assert all(pid not in [c.pid for c in worker.children()] for pid in killed)
 
 
+@pytest.mark.faults  # a worker killed mid-batch: with the long tests (make test-faults, run by CI)
 async def test_killing_the_whole_worker_mid_batch_another_worker_finishes_it(
         celery_worker, feed, user, settings):
     settings.REALTIME_OUTBOX_POLL_INTERVAL = 0.5

@@ -179,6 +179,7 @@ async def test_a_non_reading_clients_queue_is_bounded_closed_4503_and_nobody_els
     sock.close()
 
 
+@pytest.mark.faults  # ~20 s; the fast memory-bounds test covers uvicorn in every run
 async def test_uvicorn_drops_a_client_that_never_reads_within_15_seconds(asgi_server, make_user):
     """The close frame cannot reach a peer that does not read, so the server releases the
     connection on its side at once (hub, presence, the row closed with 4503)."""
