@@ -1,6 +1,5 @@
 """Real server processes for tests: daphne (or uvicorn) on a TCP port, a throwaway
-redis-server, and a protocol client over real sockets (the client library's raw core over
-its `websockets` transport).
+redis-server, and a protocol client over real sockets (the `websockets` library).
 
     server = start_daphne(env={"DATABASE_URL": database_url(), "REALTIME_HEARTBEAT_INTERVAL": "1"})
     async with await connect_client(server, user) as client:
@@ -19,6 +18,7 @@ process, so the realtime layer can be tested across processes without any app.
 
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -31,8 +31,6 @@ import urllib.request
 from pathlib import Path
 
 import orjson
-from switchboard_client import errors
-from switchboard_client.protocol import Connection, WebsocketsTransport
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_APP = "project.asgi:application"
@@ -266,32 +264,56 @@ def start_redis():
 
 
 # --- protocol client -------------------------------------------------------------------
-# An error frame raised by request(): the client library's typed error (`.code`, `.error`).
-# An error frame the server sent (not a client-side timeout or drop): see tests/ws.py.
-ProtocolError = errors.ServerError
+class ProtocolError(Exception):
+    def __init__(self, error):
+        super().__init__(f"{error['code']}: {error['message']}")
+        self.error, self.code = error, error["code"]
 
 
 class Client:
     """One real WebSocket speaking the protocol: request() -> reply data (or raises
     ProtocolError); events are queued for next_event()/collect().  `closed` is set with
-    the close code when the server (or the network) ends the socket.
-
-    The protocol is the client library's raw core (switchboard_client.protocol.Connection
-    in reader mode, over its websockets transport): no reconnect, no pings."""
+    the close code when the server (or the network) ends the socket."""
 
     def __init__(self, ws):
         self.ws = ws
-        self.conn = Connection(WebsocketsTransport(ws))
+        self.ids = itertools.count(1)
+        self.waiting = {}
         self.events = asyncio.Queue()
-        self.closed = self.conn.closed
-        self.reader = self.conn.start_reader(self.events.put_nowait)
+        self.close_code = None
+        self.closed = asyncio.Event()
+        self.reader = asyncio.ensure_future(self._read())
 
-    @property
-    def close_code(self):
-        return self.conn.closed_with
+    async def _read(self):
+        try:
+            async for text in self.ws:
+                frame = orjson.loads(text)
+                future = self.waiting.pop(frame.get("request_id"), None) \
+                    if frame.get("type") in ("reply", "error") else None
+                if future is not None and not future.done():
+                    future.set_result(frame)
+                else:
+                    self.events.put_nowait(frame)
+        except Exception:  # connection lost: recorded below
+            pass
+        finally:
+            self.close_code = self.ws.close_code
+            self.closed.set()
+            for future in self.waiting.values():
+                if not future.done():
+                    future.set_exception(ConnectionError(f"closed with {self.close_code}"))
 
     async def request(self, action, topic=None, data=None, timeout=DEFAULT_TIMEOUT):
-        return await self.conn.request(action, topic, data, timeout=timeout)
+        request_id = f"r{next(self.ids)}"
+        frame = {"action": action, "request_id": request_id, "data": data or {}}
+        if topic is not None:
+            frame["topic"] = topic
+        future = self.waiting[request_id] = asyncio.get_running_loop().create_future()
+        await self.ws.send(orjson.dumps(frame).decode())
+        reply = await asyncio.wait_for(future, timeout)
+        if reply["type"] == "error":
+            raise ProtocolError(reply["error"])
+        return reply["data"]
 
     async def subscribe(self, topic, since=None, timeout=DEFAULT_TIMEOUT):
         return await self.request("subscribe", topic, {} if since is None else {"since": since},
@@ -318,7 +340,9 @@ class Client:
         return self.events.empty()
 
     async def close(self):
-        await self.conn.close()
+        await self.ws.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.reader, 5)
 
     async def __aenter__(self):
         return self
@@ -330,13 +354,13 @@ class Client:
 async def connect_client(server, user, *, ticket=None, timeout=DEFAULT_TIMEOUT):
     """Connects to server's /ws/ with a fresh ticket for user (realtime.auth.issue_ticket,
     which writes to the Redis this test process uses: it must be the server's too)."""
+    import websockets
     from asgiref.sync import sync_to_async
-    from websockets.asyncio.client import connect
 
     from realtime.auth import issue_ticket
 
     if ticket is None:
         ticket = await sync_to_async(issue_ticket, thread_sensitive=False)(user)
-    ws = await connect(f"{server.ws_url}?ticket={ticket}", open_timeout=timeout,
-                       max_size=2**22, max_queue=None)
+    ws = await websockets.connect(f"{server.ws_url}?ticket={ticket}", open_timeout=timeout,
+                                  max_size=2**22, max_queue=None)
     return Client(ws)

@@ -5,90 +5,88 @@
         event = await ws.next_event()
 
 It runs the real ASGI application (origin policy, auth, consumer, hub) against the real
-Redis channel layer; only the transport is in-process.  The protocol itself (framing,
-request ids, reply matching, typed errors) is the client library's raw core
-(switchboard_client.protocol.Connection, pull mode: frames read while waiting for a reply
-are kept in `ws.events`); this module adds the in-process transport, which the library
-cannot carry since it must not depend on channels.
+Redis channel layer; only the transport is in-process.
 """
 
 import asyncio
 import contextlib
+import itertools
 
+import orjson
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from switchboard_client.errors import ServerError
-from switchboard_client.protocol import Closed, Connection, ConnectionClosed
 
 DEFAULT_TIMEOUT = 5.0
-# An error frame raised by request(): the library's typed error (`.code`, `.error` dict).
-# An error frame the server sent; a timeout or a dropped socket is not one, so a test that
-# expects a refusal cannot pass on silence.
-ProtocolErrorFrame = ServerError
-
-__all__ = ["DEFAULT_TIMEOUT", "CommunicatorTransport", "ConnectionClosed", "ProtocolClient",
-           "ProtocolErrorFrame", "connect_ws"]
 
 
-class CommunicatorTransport:
-    """channels' WebsocketCommunicator as a switchboard_client Transport.  Unlike the
-    communicator's receive_output(), a recv() timeout leaves the application running (a
-    test may go on after `expect_silence`); an exception of the application is raised."""
-
-    def __init__(self, comm):
-        self.comm = comm
-        self.closed = None
-
-    async def send(self, text):
-        if self.closed is not None:
-            raise ConnectionClosed(self.closed.code)
-        await self.comm.send_input({"type": "websocket.receive", "text": text})
-
-    async def recv(self, timeout=None):
-        if self.closed is not None:
-            return self.closed
-        if self.comm.future.done():
-            self.comm.future.result()  # the application's exception, if it raised one
-        try:
-            async with asyncio.timeout(timeout):
-                output = await self.comm.output_queue.get()
-        except TimeoutError:
-            if self.comm.future.done():
-                self.comm.future.result()
-            raise
-        if output["type"] == "websocket.close":
-            self.closed = Closed(output.get("code"), output.get("reason") or "")
-            return self.closed
-        if output.get("text") is None:
-            return output.get("bytes", b"").decode(errors="replace")
-        return output["text"]
+class ProtocolClient:
+    def __init__(self, communicator):
+        self.comm = communicator
+        self.ids = itertools.count(1)
+        self.events = []  # events received while waiting for replies
 
     async def close(self, code=1000):
-        with contextlib.suppress(Exception):
-            await self.comm.disconnect(code=code, timeout=2)
+        """Disconnects from the client side, as a closed tab does."""
+        await self.comm.disconnect(code=code)
 
-
-class ProtocolClient(Connection):
-    """The raw protocol core over a communicator; `comm` is the communicator itself."""
-
-    def __init__(self, communicator):
-        super().__init__(CommunicatorTransport(communicator))
-        self.comm = communicator
+    async def send(self, frame):
+        text = frame if isinstance(frame, str) else orjson.dumps(frame).decode()
+        await self.comm.send_input({"type": "websocket.receive", "text": text})
 
     async def receive(self, timeout=DEFAULT_TIMEOUT):
-        return await super().receive(timeout)
+        output = await self.comm.receive_output(timeout)
+        if output["type"] == "websocket.close":
+            raise ConnectionClosed(output.get("code"))
+        return orjson.loads(output["text"])
 
     async def request(self, action, topic=None, data=None, *, timeout=DEFAULT_TIMEOUT, raw=False):
-        """Sends a request; returns the reply's data (the frame with raw=True), or raises
-        ProtocolErrorFrame."""
-        return await super().request(action, topic, data, timeout=timeout, raw=raw)
+        """Sends a request; returns the reply's data, or raises ProtocolErrorFrame."""
+        request_id = f"r{next(self.ids)}"
+        frame = {"action": action, "request_id": request_id, "data": data or {}}
+        if topic is not None:
+            frame["topic"] = topic
+        await self.send(frame)
+        while True:
+            message = await self.receive(timeout)
+            if message.get("request_id") == request_id and message["type"] in ("reply", "error"):
+                if raw:
+                    return message
+                if message["type"] == "error":
+                    raise ProtocolErrorFrame(message["error"])
+                return message["data"]
+            self.events.append(message)
 
     async def next_event(self, timeout=DEFAULT_TIMEOUT):
-        return await super().next_event(timeout)
+        if self.events:
+            return self.events.pop(0)
+        message = await self.receive(timeout)
+        return message
+
+    async def expect_silence(self, timeout=0.3):
+        """True when nothing arrives within `timeout` seconds."""
+        if self.events:
+            return False
+        return await self.comm.receive_nothing(timeout)
 
     async def close_code(self, timeout=DEFAULT_TIMEOUT):
         """Waits for the server to close; returns the code (skips other frames)."""
-        return await self.wait_closed(timeout)
+        while True:
+            output = await self.comm.receive_output(timeout)
+            if output["type"] == "websocket.close":
+                return output.get("code")
+
+
+class ConnectionClosed(Exception):
+    def __init__(self, code):
+        super().__init__(f"closed with {code}")
+        self.code = code
+
+
+class ProtocolErrorFrame(Exception):
+    def __init__(self, error):
+        super().__init__(f"{error['code']}: {error['message']}")
+        self.error = error
+        self.code = error["code"]
 
 
 @contextlib.asynccontextmanager
