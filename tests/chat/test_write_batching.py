@@ -113,6 +113,22 @@ def test_duplicates_in_one_batch_and_across_batches_answer_the_original(lobby, u
     assert Event.objects.filter(topic="room:lobby", event="chat.message").count() == 2
 
 
+def test_a_batch_over_several_rooms_numbers_each_rooms_events_from_its_own_counter(lobby, user, owner):
+    rooms = [lobby] + [services.room_create(creator=owner, slug=f"b{i}", name=f"B{i}") for i in range(3)]
+    services.messages_create_many([_send(lobby, user, "before", "pre")])
+    before = Event.objects.get(topic="room:lobby", event="chat.message").seq
+    sends = [_send(rooms[n % 4], user, f"m{n}", f"k{n}") for n in range(10)]  # rooms interleaved
+    results = services.messages_create_many(sends)
+    assert all(isinstance(r, Message) for r in results)
+    for room in rooms:
+        events = list(Event.objects.filter(topic=room.topic, event="chat.message").order_by("seq"))
+        bodies = [e.data["message"]["body"] for e in events]
+        expected = [s["body"] for s in sends if s["room"] is room]
+        start = before + 1 if room is lobby else events[0].seq
+        assert bodies[-len(expected):] == expected  # in send order
+        assert [e.seq for e in events[-len(expected):]] == list(range(start, start + len(expected)))
+
+
 def test_a_refused_send_in_a_batch_does_not_fail_the_others(lobby, secret, user, make_user, owner):
     archived = services.room_create(creator=owner, slug="old", name="Old")
     services.room_archive(room=archived, actor=owner)
