@@ -7,6 +7,7 @@ nor wraps every send), then the consumer.
 
 import gc
 import os
+import sys
 
 import django
 from django.conf import settings
@@ -36,3 +37,6 @@ application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocke
 # collections far rarer than Python's default (why: REALTIME_GC_THRESHOLDS).
 gc.freeze()
 gc.set_threshold(*settings.REALTIME_GC_THRESHOLDS)
+# The event loop shares the GIL with the database threads (why this value:
+# REALTIME_GIL_SWITCH_INTERVAL).
+sys.setswitchinterval(settings.REALTIME_GIL_SWITCH_INTERVAL)

@@ -197,3 +197,12 @@ REALTIME_MAX_WRITE_WAIT_SECONDS = get_float("REALTIME_MAX_WRITE_WAIT_SECONDS", 2
 # Retry-After): long enough for the queue above to drain, short enough that a person's
 # message still goes out within a moment.
 REALTIME_OVERLOAD_RETRY_AFTER = get_float("REALTIME_OVERLOAD_RETRY_AFTER", 1.0)
+
+# How long a thread may hold the GIL while another waits for it (sys.setswitchinterval in a
+# server process, project/asgi.py).  Python's 5 ms default made the event loop wait up to
+# 5 ms after each of its socket syscalls whenever a database thread (the chat.send
+# batcher, action handlers) ran Python code: a profile of the chat-rooms bench showed the
+# loop's sends and epoll calls waiting for the GIL, the write path idle and the CPU half
+# used (docs/performance.md).  0.5 ms bounds that wait at a tenth; switching more often
+# costs the worker threads little, as they mostly wait on the database.
+REALTIME_GIL_SWITCH_INTERVAL = get_float("REALTIME_GIL_SWITCH_INTERVAL", 0.0005)
