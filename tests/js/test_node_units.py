@@ -1,7 +1,8 @@
 """The web UI's pure modules (static/app: board state, history, gestures, cursors, feed
-pager, colour) under Node's own test runner: `node --test tests/js/*.test.mjs`, no npm
-packages.  Node is required, not optional: a missing node fails with how to install it,
-because a skipped check would let CI claim what it never ran."""
+pager, colour, chat's rules and typing; static/realtime: requests, subscriptions, backoff
+and refresh timing, close codes) under Node's own test runner: `node --test
+tests/js/*.test.mjs`, no npm packages.  Node is required, not optional: a missing node fails
+with how to install it, because a skipped check would let CI claim what it never ran."""
 
 import json
 import shutil
