@@ -21,13 +21,30 @@ def existing_messages(keys):
     return {key: m for m in rows if (key := (m.room_id, m.author_id, m.client_id)) in wanted}
 
 
+def write_each(new):
+    """write_messages(new), or, if the shared transaction fails, each send alone, so one
+    send's failure never fails the others: ({key: Message}, {position: exception})."""
+    try:
+        return write_messages(new), {}
+    except Exception as exc:
+        if len(new) == 1:
+            return {}, {new[0][0]: exc}
+    written, failed = {}, {}
+    for item in new:  # alone, each earns its own answer
+        try:
+            written.update(write_messages([item]))
+        except Exception as exc:
+            failed[item[0]] = exc
+    return written, failed
+
+
 def write_messages(new):
     """One transaction: joins public rooms, inserts the new messages (ON CONFLICT DO
     NOTHING: one that raced in from elsewhere is read back, not republished) and publishes
     them in id order.  {key: Message}."""
     now = timezone.now()
     with transaction.atomic():
-        _join_public([(room, author) for _, _, room, author, _ in new if not room.is_private])
+        _join_public([(room, author) for _, _, room, author, _ in new if not room.is_private], now)
         ids = _insert_messages(new, now)
         out, fresh = {}, []
         for _, key, room, author, body in new:
@@ -45,19 +62,25 @@ def write_messages(new):
     return out
 
 
-def _join_public(pairs):
-    """Memberships for first posters in public rooms (one read, one insert of the missing)."""
-    pairs = {(room.pk, author.pk) for room, author in pairs}
+def _join_public(pairs, now):
+    """Memberships for first posters in public rooms: one statement inserting the missing
+    ones (the NOT EXISTS keeps a poster who is a member already from using up an id)."""
+    pairs = sorted({(room.pk, author.pk) for room, author in pairs})
     if not pairs:
         return
-    have = set(RoomMembership.objects.filter(room_id__in={p[0] for p in pairs},
-                                             user_id__in={p[1] for p in pairs})
-               .values_list("room_id", "user_id"))
-    missing = sorted(pairs - have)
-    if missing:
-        RoomMembership.objects.bulk_create(
-            [RoomMembership(room_id=r, user_id=u, role=RoomMembership.MEMBER) for r, u in missing],
-            ignore_conflicts=True)
+    meta, quote = RoomMembership._meta, connection.ops.quote_name
+    column = {name: quote(meta.get_field(name).column)
+              for name in ("room", "user", "role", "joined_at", "last_read_message_id")}
+    joined = meta.get_field("joined_at").get_db_prep_save(now, connection)
+    table = quote(meta.db_table)
+    sql = (f"WITH v(r, u) AS (VALUES {', '.join(['(%s, %s)'] * len(pairs))}) "
+           f"INSERT INTO {table} ({column['room']}, {column['user']}, {column['role']}, "
+           f"{column['joined_at']}, {column['last_read_message_id']}) "
+           f"SELECT v.r, v.u, %s, %s, 0 FROM v WHERE NOT EXISTS (SELECT 1 FROM {table} m "
+           f"WHERE m.{column['room']} = v.r AND m.{column['user']} = v.u) "
+           f"ON CONFLICT ({column['room']}, {column['user']}) DO NOTHING")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [x for pair in pairs for x in pair] + [RoomMembership.MEMBER, joined])
 
 
 def _insert_messages(new, now):

@@ -102,21 +102,9 @@ def messages_create_many(sends):
             first[key] = position
             new.append((position, key, room, author, body))
     if new:
-        try:
-            written = inserts.write_messages(new)
-        except Exception as exc:
-            if len(new) == 1:
-                written, results[new[0][0]] = {}, exc
-            else:
-                written = {}
-                for item in new:  # alone, each earns its own answer
-                    try:
-                        written.update(inserts.write_messages([item]))
-                    except Exception as item_exc:
-                        results[item[0]] = item_exc
+        written, failed = inserts.write_each(new)
         for position, key, *_ in new:
-            if key in written:
-                results[position] = written[key]
+            results[position] = written[key] if key in written else failed.get(position)
     for position, key, *_ in todo:
         if results[position] is None:  # a duplicate inside this batch
             results[position] = results[first[key]]
