@@ -38,6 +38,8 @@ _PUBLIC = {
     "kick": ("realtime.control", "kick"),
     "reauthorize": ("realtime.control", "reauthorize"),
     "revoke_tickets": ("realtime.auth", "revoke_tickets"),
+    # The WebSocket close codes the server sends (static/realtime/close-codes.js mirrors it).
+    "CloseCode": ("realtime.close_codes", "CloseCode"),
     "session_digest": ("realtime.session_auth", "digest"),
     "announce_rights_changed": ("realtime.signals", "announce"),
     # The stored event log: redaction rewrites, retiring a deleted topic's history.

@@ -5,6 +5,7 @@ import time
 from django.conf import settings
 
 from realtime import errors, presence, session_auth
+from realtime.frames import Reply
 from realtime.registry import register_action, register_event, register_topic_kind
 
 MAX_SINCE = 2**62
@@ -27,14 +28,16 @@ async def subscribe(request):
     if request.topic not in conn.subs and len(conn.subs) >= settings.REALTIME_MAX_SUBSCRIPTIONS:
         raise errors.TooManySubscriptions(
             f"At most {settings.REALTIME_MAX_SUBSCRIPTIONS} subscriptions per connection.")
-    return await conn.hub.subscribe(conn, request.topic, since)
+    reply = await conn.hub.subscribe(conn, request.topic, since)
+    # Once the reply is written: the live events buffered meanwhile follow it.
+    return Reply(reply, then=lambda: conn.hub.finish_subscribe(conn, request.topic))
 
 
 async def unsubscribe(request):
     conn = request.connection
     if not await conn.hub.unsubscribe(conn, request.topic):
         raise errors.NotSubscribed(f"Not subscribed to {request.topic}.", field="topic")
-    conn.authz.pop((request.topic, "write"), None)
+    conn.hub.authorizer.forget(conn, request.topic)
     return {}
 
 

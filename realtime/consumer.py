@@ -4,10 +4,10 @@ Not a channels consumer: channels' dispatch hops to a thread before every messag
 (close_old_connections), the largest single cost of a broadcast.  Here the event loop
 only parses, checks and routes; ORM work crosses to threads in realtime.store.run_sync.
 
-Every frame passes the checks in a fixed order before any handler: size, parse, rate
-limit, authenticate, authorize the topic, dispatch -- the checks that cost nothing come
-first, so a flood is refused before it costs a database query or a Redis command.  Frames
-of one connection are handled one at a time, so replies come in request order.  Outgoing
+Every frame passes the checks of realtime/frames.py in a fixed order before any handler
+(size, rate limit, parse, authenticate, authorize the topic: the free ones first); topic
+authorization and its caches are the hub's Authorizer (realtime/authorizer.py).  Frames of
+one connection are handled one at a time, so replies come in request order.  Outgoing
 frames wait in a send queue bounded in bytes (realtime/send_queue.py).
 """
 
@@ -19,25 +19,17 @@ import uuid
 import orjson
 from django.conf import settings
 
-from realtime import errors, metrics, session_auth, store
+from realtime import errors, frames, metrics, session_auth, store
 from realtime.auth import public_info, redeem_ticket, user_from_ticket
 from realtime.client_address import client_address
+from realtime.close_codes import CloseCode, close_message
+from realtime.frames import Reply
 from realtime.hub import get_hub
 from realtime.limits import TokenBucket
-from realtime.registry import ActionRequest, actions, parse_topic, topic_kinds
+from realtime.registry import actions
 from realtime.send_queue import ClientGone, SendQueue
 
 logger = logging.getLogger("realtime.consumer")
-
-# Close codes (docs/protocol.md lists them for clients).
-CLOSE_GOING_AWAY = 1001
-CLOSE_TOO_BIG = 1009
-CLOSE_SERVER_ERROR = 1011
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_IDLE = 4408
-CLOSE_FLOOD = 4429
-CLOSE_SLOW_CONSUMER = 4503
-MAX_REQUEST_ID_LENGTH = 64
 
 
 class RealtimeConsumer:
@@ -46,7 +38,7 @@ class RealtimeConsumer:
     Slotted, and the output queue exists only while frames wait: 10,000 idle sockets in a
     process are its largest memory (docs/performance.md)."""
 
-    __slots__ = ("scope", "_send", "id", "user", "user_id", "user_info", "subs", "state", "authz",
+    __slots__ = ("scope", "_send", "id", "user", "user_id", "user_info", "subs", "state",
                  "bucket", "last_frame_at", "out", "closing", "cleaned_up",
                  "close_code", "hub", "cred", "auth_expires", "started")
 
@@ -59,7 +51,6 @@ class RealtimeConsumer:
         self.user_info = None
         self.subs = {}
         self.state = {}
-        self.authz = {}  # (topic, access) -> (expires, exception or None)
         self.bucket = TokenBucket()
         self.last_frame_at = time.monotonic()
         self.out = None  # a SendQueue while frames wait to be written
@@ -82,7 +73,7 @@ class RealtimeConsumer:
             # Redis or the database failed during the handshake: refuse cleanly (the
             # client retries with backoff) instead of a 500 and a traceback per socket.
             logger.exception("connect failed")
-            await self._send({"type": "websocket.close", "code": CLOSE_SERVER_ERROR})
+            await self._send(close_message(CloseCode.SERVER_ERROR))
             connected = False
         if not connected:
             return
@@ -99,8 +90,8 @@ class RealtimeConsumer:
             # client to go elsewhere (1001) rather than leaving it to time out.
             if not self.closing:
                 self.closing = True
-                self.close_code = CLOSE_GOING_AWAY
-                await asyncio.shield(self._send({"type": "websocket.close", "code": CLOSE_GOING_AWAY}))
+                self.close_code = int(CloseCode.GOING_AWAY)
+                await asyncio.shield(self._send(close_message(CloseCode.GOING_AWAY)))
             raise
         finally:
             await asyncio.shield(self.cleanup())
@@ -118,7 +109,7 @@ class RealtimeConsumer:
                 user = user_from_ticket(info)  # no database read: the ticket carries it
             if user is None:
                 await self._send({"type": "websocket.accept"})
-                await self._send({"type": "websocket.close", "code": CLOSE_UNAUTHORIZED})
+                await self._send(close_message(CloseCode.UNAUTHORIZED))
                 return False
         else:
             user = self.scope.get("user")
@@ -170,7 +161,7 @@ class RealtimeConsumer:
     def too_slow(self):
         """Called by the send queue when the client has not kept up: close 4503."""
         logger.warning("connection %s is not reading; closing it", self.id)
-        self.abort(CLOSE_SLOW_CONSUMER)
+        self.abort(CloseCode.SLOW_CONSUMER)
 
     async def wait_written(self, low_water):
         """Called by a paged resume before it reads the next page: returns once at most
@@ -186,6 +177,8 @@ class RealtimeConsumer:
         self.send_frame(orjson.dumps(obj).decode())
 
     def close(self, code):
+        """Closes after the frames already queued (a graceful close with `code`)."""
+        code = int(code)  # a CloseCode: the ASGI message and the metric label take the int
         if not self.closing:
             metrics.CLOSES.labels(str(code)).inc()
             self.closing = True
@@ -200,6 +193,7 @@ class RealtimeConsumer:
         sends the close and drops the transport after its close timeout."""
         if self.closing:
             return
+        code = int(code)
         metrics.CLOSES.labels(str(code)).inc()
         self.closing = True
         self.close_code = code
@@ -213,148 +207,42 @@ class RealtimeConsumer:
 
     async def _send_close(self, code):
         try:
-            await self._send({"type": "websocket.close", "code": code})
+            await self._send(close_message(code))
         except Exception:  # already gone: the receive side cleans up
             pass
 
     # --- input -------------------------------------------------------------------------
     async def on_frame(self, text, data):
-        """One frame through the checks, in order: size (close 1009), parse (JSON object,
-        known action, well-formed fields), rate limit (close 4429 for a flood), then
-        authentication and authorization, then the handler.  Every frame within the size
-        takes a token, so a flood of garbage is closed like any other; but the answer names
-        the first check a frame fails, so a malformed one is told what is wrong with it."""
+        """One frame through the checks, in their fixed order (realtime/frames.py), then the
+        handler; its reply, then the step the handler left for after it (Reply.then)."""
         self.last_frame_at = time.monotonic()
-        if text is not None and len(text) > settings.REALTIME_MAX_FRAME_BYTES // 4 \
-                and len(text.encode()) > settings.REALTIME_MAX_FRAME_BYTES:
-            self.close(CLOSE_TOO_BIG)
+        close, allowed = frames.admit(text, self.bucket)
+        if close is not None:
+            self.close(close)
             return
-        bucket = self.bucket
-        allowed = bucket.take()
-        if not allowed and (bucket.flooding_for() > settings.REALTIME_FLOOD_CLOSE_AFTER
-                            or bucket.refused > settings.REALTIME_FLOOD_CLOSE_FRAMES):
-            self.close(CLOSE_FLOOD)
-            return
-        request_id = None
+        frame = frames.Frame()
         try:
-            if text is None:
-                raise errors.BadRequest("Binary frames are not accepted; send JSON text.")
-            frame = _parse(text)
-            request_id = _request_id(frame)
-            name, action, data = _action(frame)
-            if not allowed:
-                raise errors.RateLimited(retry_after=bucket.retry_after())
-            request = await self.check(frame, name, action, data, request_id)
+            frames.read(frame, text, allowed, self.bucket)
+            request = await frames.check(self, frame)
             metrics.FRAMES_IN.labels(request.action).inc()
             result = await self.dispatch(request)
-            if request_id is not None:
-                self.send_json({"type": "reply", "request_id": request_id, "data": result or {}})
-            if request.action == "subscribe":
-                self.hub.finish_subscribe(self, request.topic)
+            then = None
+            if type(result) is Reply:
+                result, then = result.data, result.then
+            if frame.request_id is not None:
+                self.send_json({"type": "reply", "request_id": frame.request_id,
+                                "data": result or {}})
+            if then is not None:
+                then()
         except ClientGone:
             return  # closed while it waited to write: nobody to answer
         except Exception as exc:
             body, _ = errors.error_payload(exc, context=f" on connection {self.id}")
             metrics.ERRORS.labels(body["code"]).inc()
-            self.send_json({"type": "error", "request_id": request_id, "error": body})
-
-    async def check(self, frame, name, action, data, request_id):
-        """authenticate -> authorize (after the free checks: on_frame); the ActionRequest."""
-        # authenticate (against the fresh user while a change to it is being applied)
-        if self.user_id is not None and self.user_id in self.hub.rechecking:
-            await session_auth.wait_for_recheck(self)
-        if self.user_id is None and not action.allow_anonymous:
-            raise errors.Unauthenticated("Log in to do that.")
-        # authorize the topic
-        topic = kind = key = None
-        if action.topic_kinds:
-            topic = frame.get("topic")
-            kind, key = parse_topic(topic)
-            if action.topic_kinds != ("*",) and kind not in action.topic_kinds:
-                raise errors.Invalid(f"{name} does not take {kind!r} topics.", field="topic")
-            if action.requires_subscription and topic not in self.subs:
-                raise errors.NotSubscribed(f"Subscribe to {topic} first.", field="topic")
-            await self.authorize(topic, kind, key, action.access, fresh=name == "subscribe")
-        return ActionRequest(name, request_id, topic, kind, key, data, self.user, self.id,
-                             self.state, self)
-
-    async def authorize(self, topic, kind, key, access, fresh=False):
-        now = time.monotonic()
-        cached = None if fresh else self.authz.get((topic, access))
-        if cached is None or cached[0] < now:
-            topic_kind = topic_kinds[kind]
-            denial = None
-            if self.user_id is None and not topic_kind.anonymous_read:
-                denial = errors.Forbidden("Log in to follow this topic.", field="topic")
-            elif self.user_id is None and access == "write":
-                denial = errors.Forbidden("Log in to do that.", field="topic")
-            elif not (access == "read" and await self.hub.known_public(topic)):
-                public = access == "read" and topic_kind.public_read is not None
-                asking = self.hub.ask_public(topic) if public else None
-                is_public = False
-                try:
-                    allowed, is_public = await store.run_sync(_authorize, topic_kind, self.user,
-                                                              key, access, public)
-                    if not allowed:
-                        denial = errors.Forbidden(f"You may not {access} {topic}.", field="topic")
-                except errors.ProtocolError as exc:
-                    denial = exc
-                finally:
-                    if asking is not None:
-                        self.hub.answer_public(topic, asking, is_public)
-            cached = (now + settings.REALTIME_AUTHZ_CACHE_SECONDS, denial)
-            self.authz[(topic, access)] = cached
-        if cached[1] is not None:
-            raise cached[1]
+            self.send_json({"type": "error", "request_id": frame.request_id, "error": body})
 
     async def dispatch(self, request):
         action = actions[request.action]
         if action.is_async:
             return await action.handler(request)
         return await store.run_sync(action.handler, request)
-
-
-def _authorize(topic_kind, user, key, access, public):
-    """(allowed, whether it is because the topic is public); runs in a worker thread."""
-    if public and topic_kind.public_read(key):
-        return True, True
-    return bool(topic_kind.authorize(user, key, access)), False
-
-
-def _parse(text):
-    try:
-        frame = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        raise errors.BadRequest("The frame is not valid JSON.") from None
-    if not isinstance(frame, dict):
-        raise errors.BadRequest("The frame must be a JSON object.")
-    return frame
-
-
-def _action(frame):
-    """(name, registered action, data) of a parsed frame, or the error saying what is wrong."""
-    name = frame.get("action")
-    if not isinstance(name, str):
-        raise errors.Invalid("action must be a string.", field="action")
-    action = actions.get(name)
-    if action is None:
-        raise errors.UnknownAction(f"No action {name[:64]!r}.", field="action")
-    data = frame.get("data", {})
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise errors.Invalid("data must be an object.", field="data")
-    return name, action, data
-
-
-def _request_id(frame):
-    request_id = frame.get("request_id")
-    if request_id is None:
-        return None
-    if isinstance(request_id, bool) or not isinstance(request_id, (str, int)):
-        raise errors.Invalid("request_id must be a string or an integer.", field="request_id")
-    if isinstance(request_id, str) and len(request_id) > MAX_REQUEST_ID_LENGTH:
-        raise errors.Invalid("request_id is too long.", field="request_id")
-    if isinstance(request_id, int) and abs(request_id) > 2**53:
-        raise errors.Invalid("request_id is too large.", field="request_id")
-    return request_id

@@ -3,17 +3,17 @@ announce a change to a user's rights."""
 
 import logging
 
+from realtime.close_codes import CloseCode
 from realtime.hub import ALL_GROUP, instance_group, user_group
 from realtime.publish import send_control_sync
 
 logger = logging.getLogger("realtime.control")
 
-CLOSE_UNAUTHORIZED = 4401
 
-
-def close_user_connections(user_id, code=CLOSE_UNAUTHORIZED):
+def close_user_connections(user_id, code=CloseCode.UNAUTHORIZED):
     """Closes every open socket of a user, on every server process (logout, deactivation)."""
-    send_control_sync(user_group(user_id), {"type": "rt.close_user", "user_id": user_id, "code": code})
+    send_control_sync(user_group(user_id), {"type": "rt.close_user", "user_id": user_id,
+                                            "code": int(code)})
 
 
 def rights_changed(user_id, gone=()):

@@ -37,7 +37,8 @@ from django.middleware.csrf import CsrfViewMiddleware
 from realtime import limits
 from realtime.auth import origin_from_scope, ticket_from_scope
 from realtime.client_address import client_address
-from realtime.consumer import CLOSE_FLOOD, CLOSE_SERVER_ERROR, RealtimeConsumer
+from realtime.close_codes import CloseCode, close_message
+from realtime.consumer import RealtimeConsumer
 from realtime.sessions import session_user
 
 PATHS = ("/ws/", "/ws")
@@ -65,17 +66,17 @@ async def websocket_app(scope, receive, send):
         lease = await limits.admit(address, consumer.id, anonymous=not ticket and not session_key)
     except Exception:
         logger.exception("address limits unavailable")  # Redis down: refuse as connect does
-        return await _refuse(receive, send, CLOSE_SERVER_ERROR)
+        return await _refuse(receive, send, CloseCode.SERVER_ERROR)
     try:
         if isinstance(lease, str):
             logger.warning("refused a socket from %s: %s", address, lease)
-            return await _refuse(receive, send, CLOSE_FLOOD)
+            return await _refuse(receive, send, CloseCode.FLOOD)
         user = ANONYMOUS
         if session_key:  # a ticket decides who connects: the consumer redeems it
             user = await session_user(session_key)
             if not getattr(user, "is_authenticated", False) and not await lease.demote():
                 logger.warning("refused a socket from %s: %s", address, limits.REFUSALS[3])
-                return await _refuse(receive, send, CLOSE_FLOOD)
+                return await _refuse(receive, send, CloseCode.FLOOD)
         consumer.scope = dict(scope, realtime_origin=origin, realtime_ticket=ticket, user=user,
                               realtime_lease=lease)
         await consumer.run(receive)
@@ -128,7 +129,7 @@ async def _refuse(receive, send, code):
     message = await receive()
     if message["type"] == "websocket.connect":
         await send({"type": "websocket.accept"})
-        await send({"type": "websocket.close", "code": code})
+        await send(close_message(code))
 
 
 async def _deny(receive, send):

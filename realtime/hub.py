@@ -24,6 +24,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import metrics, session_auth, store
+from realtime.authorizer import Authorizer
+from realtime.close_codes import CloseCode
 from realtime.connlog import ConnectionLog
 from realtime.hub_presence import HubPresence
 from realtime.maintenance import MaintenanceMixin
@@ -90,15 +92,13 @@ class Hub(OrderingMixin, MaintenanceMixin):
         self.pending = {}  # topic -> {seq: message} that arrived ahead of a gap
         self.filling = set()  # topics whose gap is being read from the outbox
         self.tasks = []
-        self.public_topics = {}  # topic -> monotonic time its "anyone may read" expires
-        self.public_generation = 0  # bumped by every reauthorize: older answers are stale
-        self.public_asking = {}  # topic -> (future of the answer, generation asked at)
         self.reading = {}  # topic -> future of its latest seq, read from the outbox now
         self.user_changed = {}  # user id -> monotonic time of their last rights change
         self.rechecking = {}  # user id -> re-check of their sockets in flight (session_auth)
         self.group_lock = asyncio.Lock()
         self.started = asyncio.Event()
         self.connlog = ConnectionLog()
+        self.authorizer = Authorizer()
         self.presence = HubPresence()
         self.announcer = self.presence.announcer  # the heartbeat's sweep adds leaves to it
 
@@ -129,7 +129,7 @@ class Hub(OrderingMixin, MaintenanceMixin):
                 task.cancel()
             _, pending = await asyncio.wait(pending, timeout=STOP_RECANCEL_SECONDS)
         for conn in list(self.connections.values()):
-            conn.close(1001)
+            conn.close(CloseCode.GOING_AWAY)
 
     # --- connections and subscriptions -------------------------------------------
     async def add_connection(self, conn):
@@ -146,6 +146,7 @@ class Hub(OrderingMixin, MaintenanceMixin):
         for topic in list(conn.subs):
             await self.unsubscribe(conn, topic)
         self.connections.pop(conn.id, None)
+        self.authorizer.drop(conn)
         if conn.user_id is not None:
             local = self.users.get(conn.user_id, {})
             local.pop(conn.id, None)
@@ -282,38 +283,6 @@ class Hub(OrderingMixin, MaintenanceMixin):
             await self.presence.unsubscribed(conn, topic)
         return True
 
-    async def known_public(self, topic):
-        """Whether a recent public_read answer says anyone may read topic; while another
-        connection is asking, its answer (a reconnect storm onto one topic asks once)."""
-        expires = self.public_topics.get(topic)
-        if expires is not None and expires > time.monotonic():
-            return True
-        asking = self.public_asking.get(topic)
-        return bool(asking is not None and await asyncio.shield(asking[0]))
-
-    def ask_public(self, topic):
-        """Marks a public_read question about topic in flight; answer_public() ends it."""
-        if topic in self.public_asking:
-            return None  # asked meanwhile by another connection: its answer is shared
-        asking = self.public_asking[topic] = (asyncio.get_running_loop().create_future(),
-                                              self.public_generation)
-        return asking
-
-    def answer_public(self, topic, asking, is_public):
-        """Caches the answer, unless a reauthorize came since the question (it may predate
-        the topic turning private), and releases those waiting for it."""
-        future, generation = asking
-        if self.public_asking.get(topic) is asking:
-            del self.public_asking[topic]
-        is_public = is_public and generation == self.public_generation
-        if is_public:
-            if len(self.public_topics) > 10_000:  # bounded: drop expired answers
-                now = time.monotonic()
-                self.public_topics = {t: e for t, e in self.public_topics.items() if e > now}
-            self.public_topics[topic] = time.monotonic() + settings.REALTIME_PUBLIC_TOPIC_CACHE_SECONDS
-        if not future.done():
-            future.set_result(is_public)
-
     async def _group_add(self, group):
         async with self.group_lock:
             await self.layer.group_add(group, self.channel)
@@ -337,7 +306,7 @@ class Hub(OrderingMixin, MaintenanceMixin):
                         self._topic_event(event)
                 elif kind == "rt.close_user":
                     for conn in list(self.users.get(message["user_id"], {}).values()):
-                        conn.close(message.get("code", 4401))
+                        conn.close(message.get("code", CloseCode.UNAUTHORIZED))
                 elif kind == "rt.push":
                     conn = self.connections.get(message["connection_id"])
                     if conn is not None:
@@ -346,15 +315,11 @@ class Hub(OrderingMixin, MaintenanceMixin):
                     session_auth.rights_changed(self, message["user_id"], message.get("gone") or ())
                 elif kind == "rt.kick":
                     for conn in list(self.users.get(message["user_id"], {}).values()):
-                        conn.authz.clear()
+                        self.authorizer.revoke(conn)
                         if message["topic"] in conn.subs:
                             await self._revoke(conn, message["topic"])
                 elif kind == "rt.reauthorize":
-                    self.public_generation += 1
-                    self.public_topics.pop(message["topic"], None)
-                    asking = self.public_asking.pop(message["topic"], None)
-                    if asking is not None and not asking[0].done():
-                        asking[0].set_result(False)  # waiters ask for themselves
+                    self.authorizer.topic_changed(message["topic"])
                     asyncio.ensure_future(self._reauthorize(message["topic"]))
             except asyncio.CancelledError:
                 raise
@@ -370,7 +335,7 @@ class Hub(OrderingMixin, MaintenanceMixin):
         """Asks the topic's authorize hook again for every local subscriber (the topic's
         rules changed, e.g. a feed or room became private); revokes those now refused."""
         for conn in list(self.topics.get(topic, {}).values()):
-            conn.authz.clear()
+            self.authorizer.revoke(conn)
             await self.recheck_subscription(conn, topic)
 
     async def recheck_subscription(self, conn, topic):
@@ -378,7 +343,7 @@ class Hub(OrderingMixin, MaintenanceMixin):
         subscription when now refused (a topic's rules or the user's rights changed)."""
         kind, key = topic.split(":", 1)
         try:
-            await conn.authorize(topic, kind, key, "read", fresh=True)
+            await self.authorizer.check(conn, topic, kind, key, "read", fresh=True)
         except Exception as exc:
             if getattr(exc, "code", None) in ("forbidden", "not_found") and topic in conn.subs:
                 await self._revoke(conn, topic)

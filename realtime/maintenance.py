@@ -11,6 +11,7 @@ from django.conf import settings
 
 from realtime import limits, presence, session_auth, store
 from realtime.announce import LEAVE
+from realtime.close_codes import CloseCode
 from realtime.registry import topic_kinds
 
 logger = logging.getLogger("realtime.hub")
@@ -37,7 +38,7 @@ class MaintenanceMixin:
             def handler(num, frame, previous=previous):
                 def close_all():
                     for conn in list(self.connections.values()):
-                        conn.close(1001)
+                        conn.close(CloseCode.GOING_AWAY)
                     # Give the writers a moment to flush the close frames, then stop.
                     loop.call_later(SHUTDOWN_FLUSH_SECONDS, previous, num, frame)
 
@@ -60,7 +61,7 @@ class MaintenanceMixin:
                 now = time.monotonic()
                 for conn in list(self.connections.values()):
                     if now - conn.last_frame_at > settings.REALTIME_IDLE_TIMEOUT:
-                        conn.close(4408)
+                        conn.close(CloseCode.IDLE)
                     elif conn.auth_expires is not None and now >= conn.auth_expires:
                         session_auth.expire(conn)
                 session_auth.prune_changes(self, now)

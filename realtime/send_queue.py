@@ -24,6 +24,8 @@ from collections import deque
 
 from django.conf import settings
 
+from realtime.close_codes import close_message
+
 # Frames one writer sends before letting other sockets' writers run (fairness in a burst).
 WRITER_YIELD_EVERY = 16
 _CLOSE = object()
@@ -124,7 +126,7 @@ class SendQueue:
                 if type(item) is tuple and item[0] is _CLOSE:
                     frames.clear()
                     self.pending = 0
-                    await send({"type": "websocket.close", "code": item[1]})
+                    await send(close_message(item[1]))
                     return
                 await send({"type": "websocket.send", "text": item})
                 self.pending -= len(item)

@@ -30,10 +30,10 @@ from django.conf import settings
 
 from realtime import errors, store
 from realtime.auth import public_info, redeem_ticket, user_from_ticket
+from realtime.close_codes import CloseCode
 
 logger = logging.getLogger("realtime.session_auth")
 
-CLOSE_UNAUTHORIZED = 4401
 # A socket whose user changed this long before its consumer started is re-checked once
 # joined: its ticket (issued up to REALTIME_TICKET_TTL earlier) or session snapshot (read
 # just before the consumer starts; a resolution waits at most the 5 s database pool
@@ -156,10 +156,10 @@ def rights_changed(hub, user_id, gone=()):
     if not local:
         return
     for conn in list(local.values()):
-        conn.authz.clear()
+        hub.authorizer.revoke(conn)
         cred = credential(conn)
         if cred is not None and cred[1] in gone:
-            conn.close(CLOSE_UNAUTHORIZED)
+            conn.close(CloseCode.UNAUTHORIZED)
     recheck_soon(hub, user_id)
 
 
@@ -210,7 +210,7 @@ async def _recheck_loop(hub, user_id, state):
                 # The database is unreachable: the socket cannot be vouched for.
                 logger.exception("re-checking user %s failed; closing their sockets", user_id)
                 for conn in list(hub.users.get(user_id, {}).values()):
-                    conn.close(CLOSE_UNAUTHORIZED)
+                    conn.close(CloseCode.UNAUTHORIZED)
     finally:
         if hub.rechecking.get(user_id) is state:
             del hub.rechecking[user_id]
@@ -225,10 +225,10 @@ async def _recheck(hub, user_id):
     user, bad = await store.run_sync(check_user, user_id, credentials)
     for conn in list(hub.users.get(user_id, {}).values()):
         if user is None or conn.cred in bad:
-            conn.close(CLOSE_UNAUTHORIZED)
+            conn.close(CloseCode.UNAUTHORIZED)
             continue
         conn.user, conn.user_info = user, public_info(user)
-        conn.authz.clear()
+        hub.authorizer.revoke(conn)
         for topic in list(conn.subs):
             await hub.recheck_subscription(conn, topic)
 
@@ -242,7 +242,7 @@ def expire(conn):
 
     if not conn.closing:
         conn.send_frame(direct_frame(None, "auth.expired", {}))
-        conn.close(CLOSE_UNAUTHORIZED)
+        conn.close(CloseCode.UNAUTHORIZED)
 
 
 async def auth_refresh(request):
@@ -269,7 +269,7 @@ async def auth_refresh(request):
     conn.user, conn.user_info = user, public_info(user)
     conn.cred = credential_from_ticket(info)
     conn.auth_expires = expires_at(info)
-    conn.authz.clear()
+    conn.hub.authorizer.revoke(conn)
     changed = conn.hub.user_changed.get(conn.user_id)
     if changed is not None and changed >= started - settings.REALTIME_TICKET_TTL - RESOLVE_SLACK_SECONDS:
         recheck_soon(conn.hub, conn.user_id)  # the ticket's snapshot may predate a change
