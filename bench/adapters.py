@@ -4,19 +4,20 @@ on each server under test, and how to read a delivery back out of a server frame
 Every payload the load generator publishes is a small JSON object
     {"t": <time.time() at send>, "p": <publisher id>, "n": <per-publisher counter>, "pad": "xx.."}
 carried as a *string* (the chat message body) so that all three targets move the same bytes.
+
+Every connection is the client library's raw protocol core (switchboard_client.protocol,
+the one protocol client the tests use too) over its websockets transport: frames are
+encoded and decoded by it, with no timer per frame, and each target reads decoded frames.
+Switchboard's own target (`Ours`) is in bench/adapter_ours.py.
 """
-import asyncio
 import html
 import itertools
-import json
-import secrets
-import time
 import urllib.parse
-import urllib.request
-import uuid
 from collections import Counter
 
 import orjson
+from switchboard_client.frames import decode as decode_text
+from switchboard_client.protocol import Connection, WebsocketsTransport
 from websockets.asyncio.client import connect
 
 # Same client settings for every target: no permessage-deflate (daphne does not offer it,
@@ -43,21 +44,43 @@ def parse_payload(body):
     return p if isinstance(p, dict) and "t" in p else None
 
 
+def as_frame(raw):
+    """A frame as the targets' decode() takes it: as `async for frame in conn` reads it
+    (a dict), or the text of one read straight from `conn.ws`."""
+    return raw if raw.__class__ is dict else decode_text(raw)
+
+
 class Conn:
-    """One client connection plus the per-receiver ordering state the bench checks."""
-    __slots__ = ("ws", "topic", "room", "last_n", "last_seq", "tasks", "ids")
+    """One client connection (the raw core, `core`) plus the per-receiver ordering state
+    the bench checks.  `async for frame in conn` reads decoded frames until the close;
+    `await conn.send(text)` sends one; `ws` is the websockets connection underneath."""
+    __slots__ = ("ws", "core", "topic", "room", "last_n", "last_seq", "tasks")
 
     def __init__(self, ws, room, topic):
         self.ws, self.room, self.topic = ws, room, topic
+        # Request ids "1", "2", ...: "1" is ours' subscribe, the rest the bench's sends
+        # (bench/chat.py tells its own answers from the keepalive's "ping-N" by the digits).
+        # No default timeout: the readers wait for frames as long as the run lasts.
+        self.core = Connection(WebsocketsTransport(ws), id_prefix="", timeout=None)
         self.last_n: dict = {}     # publisher id -> last counter seen (out-of-order check)
         self.last_seq: dict = {}   # topic -> last seq seen ("ours" only)
         self.tasks: list = []      # keepalive and similar helpers
-        self.ids = itertools.count(2)  # request ids ("1" is the subscribe)
+
+    @property
+    def ids(self):
+        """The connection's request id counter (next(conn.ids) is a fresh id)."""
+        return self.core.ids
+
+    def __aiter__(self):
+        return self.core
+
+    async def send(self, text):
+        await self.core.send(text)
 
     async def close(self):
         for t in self.tasks:
             t.cancel()
-        await self.ws.close()
+        await self.core.close()
 
 
 class Target:
@@ -97,8 +120,9 @@ class Target:
         """An ephemeral cursor move; targets without one publish a normal message."""
         return self.publish_frame(conn, dumps(payload))
 
-    def decode(self, raw):
-        """Server frame -> (topic, seq or None, payload dict or None) for deliveries, else None."""
+    def decode(self, frame):
+        """A server frame (see as_frame) -> (topic, seq or None, payload dict or None) for
+        deliveries, else None."""
         raise NotImplementedError
 
 
@@ -116,9 +140,9 @@ class Baseline(Target):
     def publish_frame(self, conn, body):
         return dumps({"message": body})
 
-    def decode(self, raw):
+    def decode(self, frame):
         # Frames do not name their room (one room per connection), hence topic None.
-        return None, None, parse_payload(orjson.loads(raw).get("message"))
+        return None, None, parse_payload(as_frame(frame).get("message"))
 
 
 class Reference(Target):
@@ -133,217 +157,12 @@ class Reference(Target):
     def publish_frame(self, conn, body):
         return dumps({"pub": conn.room, "data": body})
 
-    def decode(self, raw):
-        f = orjson.loads(raw)
-        return f.get("room"), None, parse_payload(f.get("data"))
+    def decode(self, frame):
+        frame = as_frame(frame)
+        return frame.get("room"), None, parse_payload(frame.get("data"))
 
 
-class Ours(Target):
-    """Switchboard's protocol: ws://HOST/ws/?ticket=T, action frames, reply/error/event frames.
-
-    Publishing (fanout/latency, --publisher): `sync` (default) is bench/publisher.py in its
-    own process calling realtime.publish.publish() (durable `notification` events, what a
-    Celery task does); `http` is POST /api/publish/ with the (staff) token; `socket` is
-    `chat.send` over the publisher's own connection (adds chat's message write per send).
-    Cursor moves carry the bench's publisher/counter/time in x and y (the event keeps only
-    those): x = p + n/1e6, y = send time mod 100 s, in ms.
-    """
-    name, default_url = "ours", "ws://127.0.0.1:8000/ws"
-    PING_EVERY = 25.0
-    echoes_cursor = False  # board.cursor is sent to everyone but the mover
-
-    def board_room(self, base, i):
-        return f"{base}-{i}"  # room slugs: letters, digits, hyphens (bench/setup_ours.py)
-
-    async def setup(self):
-        u = urllib.parse.urlsplit(self.url)  # the HTTP API is on the same host unless --api-url
-        self.http = (self.args.api_url or
-                     f"{'https' if u.scheme == 'wss' else 'http'}://{u.netloc}").rstrip("/")
-        self.client_tag = uuid.uuid4().hex[:8]
-        res = await asyncio.to_thread(self._post, "/api/auth/token/",
-                                      {"username": self.args.username,
-                                       "password": self.args.password})
-        self.token = res["token"]
-        if self.args.mint_tickets and hasattr(self._minter(), "nodes_manager"):
-            # a RedisCluster learns its slots once, here: the first commands of many
-            # concurrent connects would otherwise race its lazy start (AttributeError)
-            await self._minter().initialize()
-
-    def _post(self, path, body, headers=None):
-        req = urllib.request.Request(self.http + path, data=json.dumps(body).encode(),
-                                     method="POST", headers={"Content-Type": "application/json",
-                                                             **(headers or {})})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read())
-
-    def _minter(self):
-        """The Redis client and value for --mint-tickets: written the way
-        realtime.auth.issue_ticket does (the user snapshot of bench/setup_ours.py's staff user)."""
-        if not hasattr(self, "_redis"):
-            import redis.asyncio as aredis
-
-            url = self.args.mint_tickets
-            if url.startswith("redis+cluster://"):  # a Redis Cluster: the key's shard
-                self._redis = aredis.RedisCluster.from_url("redis://" + url.split("://", 1)[1])
-            else:
-                self._redis = aredis.Redis.from_url(url)
-            self._ticket_value = dumps({"id": self.args.mint_user, "username": self.args.username,
-                                        "display_name": self.args.username,
-                                        "is_staff": True, "is_superuser": False})
-        return self._redis
-
-    async def _ticket(self):
-        """A fresh single-use ticket: one issued by prepare(), else POST /api/auth/ticket/, or
-        with --mint-tickets written straight to Redis (idle runs: 10,000 connections' memory
-        does not depend on how their tickets were fetched, and the HTTP round trip would make
-        the run several minutes long)."""
-        if getattr(self, "_issued", None):
-            return self._issued.pop()
-        if self.args.mint_tickets:
-            ticket = secrets.token_urlsafe(24)
-            await self._minter().set("sb:ticket:" + ticket, self._ticket_value, ex=60)
-            return ticket
-        return (await asyncio.to_thread(self._post, "/api/auth/ticket/", {},
-                                        {"Authorization": f"Token {self.token}"}))["ticket"]
-
-    @staticmethod
-    def _distinct_value(i):
-        """--distinct-users: a ticket of user i of a crowd (ids from 1,000,000, not in the
-        database: the socket's user comes from the ticket; its Connection row has none)."""
-        return dumps({"id": 10**6 + i, "username": f"crowd{i}", "display_name": f"Crowd {i}",
-                      "is_staff": False, "is_superuser": False})
-
-    async def prepare(self, clients):
-        """With --mint-tickets, issues the storm's tickets before the clock starts (one Redis
-        pipeline), as clients that already hold one do; over HTTP each connection still
-        fetches its own inside the storm.  With --session, logs in (browser tabs are)."""
-        if self.args.session:
-            self._session = await asyncio.to_thread(self._log_in)
-            return
-        if not self.args.mint_tickets:
-            return
-        tickets = [secrets.token_urlsafe(24) for _ in range(clients)]
-        minter = self._minter()
-        async with minter.pipeline(**({} if hasattr(minter, "nodes_manager")
-                                      else {"transaction": False})) as pipe:
-            for i, ticket in enumerate(tickets):
-                pipe.set("sb:ticket:" + ticket, self._distinct_value(i) if self.args.distinct_users
-                         else self._ticket_value, ex=120)
-            await pipe.execute()
-        self._issued = tickets
-
-    def _log_in(self):
-        """--session: logs in through the HTML form as a browser does; the session cookie."""
-        import http.cookies
-        import re
-
-        def cookies(res):
-            jar = http.cookies.SimpleCookie()
-            for header in res.headers.get_all("Set-Cookie") or ():
-                jar.load(header)
-            return {k: v.value for k, v in jar.items()}
-
-        with urllib.request.urlopen(self.http + "/accounts/login/", timeout=30) as res:
-            csrf = cookies(res)["csrftoken"]
-            form_token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', res.read())[1]
-
-        class NoRedirect(urllib.request.HTTPRedirectHandler):
-            def redirect_request(self, *args, **kwargs):
-                return None
-
-        body = urllib.parse.urlencode({"username": self.args.username, "password": self.args.password,
-                                       "csrfmiddlewaretoken": form_token.decode()}).encode()
-        req = urllib.request.Request(self.http + "/accounts/login/", data=body, method="POST", headers={
-            "Cookie": f"csrftoken={csrf}", "Origin": self.http, "Referer": self.http + "/accounts/login/",
-            "Content-Type": "application/x-www-form-urlencoded"})
-        try:
-            urllib.request.build_opener(NoRedirect).open(req, timeout=30)
-        except urllib.error.HTTPError as redirect:  # 302 to the next page: logged in
-            session = cookies(redirect).get("sessionid")
-        if not session:
-            raise RuntimeError("log-in did not set a session cookie")
-        return session
-
-    async def open(self, room, kind="chat"):
-        if self.args.session:  # a browser: the session cookie, Origin of the page
-            if not hasattr(self, "_session"):
-                self._session = await asyncio.to_thread(self._log_in)
-            ws = await connect(f"{self.pick_url()}/", origin=self.http,
-                               additional_headers={"Cookie": f"sessionid={self._session}"}, **CONNECT_KW)
-        else:  # tickets are single use: one fresh ticket per connection
-            ticket = await self._ticket()
-            ws = await connect(f"{self.pick_url()}/?ticket={urllib.parse.quote(ticket)}", **CONNECT_KW)
-        topic = f"{'board' if kind == 'board' else 'room'}:{room}"
-        conn = Conn(ws, room, topic)
-        await ws.send(dumps({"action": "subscribe", "request_id": "1", "topic": topic, "data": {}}))
-        async with asyncio.timeout(30):  # wait for our reply, skipping anything else
-            while True:
-                f = orjson.loads(await ws.recv())
-                if f.get("request_id") == "1" and f.get("type") in ("reply", "error"):
-                    break
-        if f["type"] == "error":
-            await ws.close()
-            raise RuntimeError(f"subscribe {topic}: {f.get('error')}")
-        if self.args.session and not any(u.get("username") == self.args.username
-                                         for u in f["data"].get("presence") or ()):
-            # a public room admits anonymous readers too: only presence proves who we are
-            await ws.close()
-            raise RuntimeError("the session cookie did not authenticate the socket")
-        conn.tasks.append(asyncio.create_task(self._keepalive(conn)))
-        return conn
-
-    async def _keepalive(self, conn):
-        while True:  # ends when the connection is closed (task cancelled / send fails)
-            await asyncio.sleep(self.PING_EVERY)
-            await conn.ws.send(dumps({"action": "ping", "request_id": f"ping-{next(conn.ids)}",
-                                      "data": {}}))
-
-    def publish_frame(self, conn, body):
-        rid = next(conn.ids)
-        return dumps({"action": "chat.send", "request_id": str(rid), "topic": conn.topic,
-                      "data": {"body": body, "client_id": f"{self.client_tag}-{id(conn)}-{rid}"}})
-
-    def http_publish(self, body):
-        """POST /api/publish/ (sync; run it in a thread): one durable `notification`."""
-        return self._post("/api/publish/", {"topic": f"room:{self.args.room}", "event": "notification",
-                                            "data": {"body": body}},
-                          {"Authorization": f"Token {self.token}"})
-
-    def cursor_frame(self, conn, payload):
-        x = payload["p"] + (payload["n"] % 1_000_000) / 1e6
-        y = round((payload["t"] % 100.0) * 1000.0, 3)
-        return dumps({"action": "board.cursor", "request_id": str(next(conn.ids)),
-                      "topic": conn.topic, "data": {"x": x, "y": y}})
-
-    @staticmethod
-    def _cursor_payload(data):
-        x, y = data.get("x"), data.get("y")
-        if not isinstance(x, (int, float)) or not isinstance(y, (int, float)):
-            return None
-        p = int(x)
-        now = time.time()
-        age_ms = ((now % 100.0) * 1000.0 - y) % 100_000.0
-        return {"t": now - age_ms / 1000.0, "p": p, "n": round((x - p) * 1e6)}
-
-    def decode(self, raw):
-        f = orjson.loads(raw)
-        kind = f.get("type")
-        if kind == "event":
-            data = f.get("data") or {}
-            event = f.get("event")
-            if event == "notification":
-                payload = parse_payload(data.get("body"))
-            elif event == "chat.message":
-                payload = parse_payload((data.get("message") or {}).get("body"))
-            elif event == "board.cursor":
-                payload = self._cursor_payload(data)
-            else:  # presence etc.: still part of the topic's seq stream
-                payload = None
-            seq = f.get("seq")
-            return f.get("topic"), seq if isinstance(seq, int) else None, payload
-        if kind == "error":
-            self.errors[str((f.get("error") or {}).get("code"))] += 1
-        return None
-
+# Ours needs Conn and Target above, hence imported last.
+from bench.adapter_ours import Ours  # noqa: E402
 
 TARGETS = {t.name: t for t in (Ours, Baseline, Reference)}
