@@ -2,8 +2,8 @@
 
 The server limits how long a socket's authentication lasts (REALTIME_AUTH_MAX_AGE, 3600 s by
 default) and tells the time left as `auth_expires_in` (seconds) in every `ping` reply and in
-the `auth.refresh` reply.  When REFRESH_SHARE of that time is left (at least REFRESH_MARGIN
-seconds) the client fetches a new ticket over REST and sends
+the `auth.refresh` reply.  When REFRESH_SHARE of that time is left (at least `refresh_margin`
+seconds, REFRESH_MARGIN by default) the client fetches a new ticket over REST and sends
 `{"action": "auth.refresh", "data": {"ticket": ...}}`: same socket, subscriptions and seqs.
 A server that announces nothing (older servers, anonymous sockets) gets no refresh, and one
 that answers `unknown_action` is not asked again on that socket.  Should every refresh fail,
@@ -31,7 +31,7 @@ class RefreshMixin:
         self.auth_expires_in = float(expires_in)
         if not self.auth_refresh or (self.token is None and self._ticket_source is None):
             return  # turned off, or anonymous: nothing to renew
-        lead = max(options.REFRESH_MARGIN, expires_in * options.REFRESH_SHARE)
+        lead = max(self.refresh_margin, expires_in * options.REFRESH_SHARE)
         self._cancel_refresh()
         self._refresh_task = self._spawn(self._refresh(self._ws, max(0.0, expires_in - lead)))
 

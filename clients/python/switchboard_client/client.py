@@ -24,18 +24,17 @@ import asyncio
 import contextlib
 import inspect
 import itertools
-import json
 import logging
 import random
 from urllib.parse import quote
 
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from switchboard_client import errors, options
 from switchboard_client.auth import RefreshMixin
 from switchboard_client.calls import CallsMixin
-from switchboard_client.subscription import Event
+from switchboard_client.dispatch import DispatchMixin
 from switchboard_client.tickets import endpoints, fetch_ticket
 
 logger = logging.getLogger("switchboard_client")
@@ -43,7 +42,7 @@ logger = logging.getLogger("switchboard_client")
 FINAL_AUTH_CODES = ("unauthenticated", "forbidden")
 
 
-class Client(CallsMixin, RefreshMixin):
+class Client(CallsMixin, DispatchMixin, RefreshMixin):
     """A Switchboard connection.  `token`: a REST API token (a ticket is fetched with it
     before every connect); or `get_ticket`: a callable (sync or async) returning a ticket;
     neither: an anonymous connection (public topics, read-only), sent with the site's own
@@ -58,7 +57,8 @@ class Client(CallsMixin, RefreshMixin):
                  ping_timeout=options.PING_TIMEOUT, open_timeout=options.OPEN_TIMEOUT,
                  backoff_base=options.BACKOFF_BASE, backoff_max=options.BACKOFF_MAX,
                  flood_backoff=options.FLOOD_BACKOFF, stable_after=options.STABLE_AFTER,
-                 auth_refresh=True, ws_path="/ws/", ticket_path="/api/auth/ticket/"):
+                 auth_refresh=True, refresh_margin=options.REFRESH_MARGIN,
+                 ws_path="/ws/", ticket_path="/api/auth/ticket/"):
         self.base_url, self.ticket_url, self.ws_url = endpoints(url, ws_path, ticket_path)
         self.token, self._ticket_source, self.on_state, self.ssl = token, get_ticket, on_state, ssl
         self.request_timeout, self.ping_timeout = request_timeout, ping_timeout
@@ -82,6 +82,7 @@ class Client(CallsMixin, RefreshMixin):
         self._connected = None
         self._wake = None
         self.auth_refresh = auth_refresh  # False: let the identity expire, then reconnect
+        self.refresh_margin = refresh_margin  # renew at least this many seconds before expiry
         self._init_refresh()
 
     # --- lifecycle -------------------------------------------------------------------
@@ -267,17 +268,6 @@ class Client(CallsMixin, RefreshMixin):
         if ws is self._ws:
             self._connected.set()
 
-    async def _read(self, ws):
-        with contextlib.suppress(ConnectionClosed):
-            async for text in ws:
-                try:
-                    frame = json.loads(text)
-                except ValueError:
-                    logger.warning("switchboard: ignoring a frame that is not JSON")
-                    continue
-                if isinstance(frame, dict):
-                    self._on_frame(frame)
-
     async def _ping_loop(self, ws):
         """Pings at once (the reply tells when this identity expires) and every ping_interval."""
         while ws is self._ws:
@@ -292,44 +282,3 @@ class Client(CallsMixin, RefreshMixin):
             except errors.ProtocolError:
                 pass
             await asyncio.sleep(self.ping_interval)
-
-    # --- frames ------------------------------------------------------------------------
-    def _on_frame(self, frame):
-        kind = frame.get("type")
-        if kind in ("reply", "error"):
-            if kind == "reply":
-                self._unauthorized_streak = 0  # this socket was authenticated after all
-            pending = self._pending.get(frame.get("request_id"))
-            if pending is None or pending.future.done():
-                if kind == "error":
-                    logger.warning("switchboard: error frame %s", frame.get("error"))
-                return
-            if kind == "reply":
-                pending.future.set_result(frame.get("data") or {})
-            else:
-                pending.future.set_exception(errors.ProtocolError.from_payload(frame.get("error")))
-        elif kind == "event":
-            if frame.get("event") == "auth.expired":
-                self._auth_expired = True  # close 4401 follows: reconnect with a new ticket
-            else:
-                self._on_event(frame)
-
-    def _on_event(self, frame):
-        sub = self._subs.get(frame.get("topic"))
-        if sub is None or not sub.active:
-            return
-        seq = frame.get("seq")
-        if isinstance(seq, int):
-            # Defence in depth: the server never repeats a seq, but a script must never see
-            # an event twice (a replay racing a live frame, a resubscribe on one socket).
-            if sub.last_seq is not None and seq <= sub.last_seq:
-                return
-            if sub.last_seq is not None and seq > sub.last_seq + 1 and not sub.syncing:
-                # A gap the server should have filled: ask it to replay from what we have.
-                if self._ready:
-                    self._start_subscribe(sub)
-                return
-            sub.last_seq = seq
-        data = frame.get("data")
-        sub._on_event(Event(sub.topic, str(frame.get("event")), seq if isinstance(seq, int) else None,
-                            data if isinstance(data, dict) else {}))

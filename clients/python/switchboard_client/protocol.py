@@ -10,11 +10,11 @@ over one transport, with no reconnect, no pings and no background task unless as
 `Client` (client.py) adds what a long-lived program needs on top (tickets, reconnect,
 resubscribe with `since`, pings, auth.refresh).  This raw core is what tests and load
 generators use: they want to send malformed frames, see error frames and close codes, and
-pay for nothing per connection.
+pay for nothing per connection or per frame.
 
-A transport is anything with the three coroutines of `Transport`; `WebsocketsTransport`
-carries it over the `websockets` library; the repository's tests carry it over channels'
-in-process WebsocketCommunicator (tests/ws.py), which this package must not import.
+A transport is anything with the three coroutines of `Transport` (transport.py);
+`WebsocketsTransport` carries it over the `websockets` library; the repository's tests carry
+it over channels' in-process WebsocketCommunicator (tests/ws.py).
 
 Two ways to read, chosen per connection:
 - pull (the default): nothing reads unless the caller does.  `request()` reads frames until
@@ -22,107 +22,43 @@ Two ways to read, chosen per connection:
   `receive()` reads the next frame from the transport.
 - reader (`start_reader(on_frame)`): one task reads everything; replies settle their
   requests (so requests may run concurrently) and every other frame goes to `on_frame`.
+
+Timeouts: every call that waits takes `timeout` (None: the connection's `timeout`, itself
+None to wait forever).  A call has ONE deadline for all the frames it reads: a request
+waiting behind other frames has its whole timeout, and no timer is made per frame.
 """
 
 import asyncio
 import collections
 import itertools
-import json
-import typing
-from dataclasses import dataclass
 
 from switchboard_client import errors
+from switchboard_client.frames import decode, encode, is_answer, reply_result, request_frame
+from switchboard_client.transport import Closed, ConnectionClosed, Transport, WebsocketsTransport
 
+__all__ = ["Closed", "Connection", "ConnectionClosed", "Transport", "WebsocketsTransport", "decode",
+           "encode", "reply_result", "request_frame"]
 
-@dataclass(frozen=True)
-class Closed:
-    """What `Transport.recv()` returns once the socket is closed (code 1006: dropped)."""
-
-    code: int | None
-    reason: str = ""
-
-
-class Transport(typing.Protocol):
-    async def send(self, text: str) -> None:
-        """Sends one text frame; raises ConnectionClosed when the socket is closed."""
-
-    async def recv(self, timeout: float | None = None) -> "str | Closed":
-        """The next text frame, or Closed (then again on every later call); TimeoutError
-        after `timeout` seconds, without losing a frame or harming the connection."""
-
-    async def close(self, code: int = 1000) -> None:
-        """Closes the socket (idempotent)."""
-
-
-class ConnectionClosed(ConnectionError):
-    """The socket closed; `code` is its close code (1006 when it dropped)."""
-
-    def __init__(self, code):
-        super().__init__(f"closed with {code}")
-        self.code = code
-
-
-class WebsocketsTransport:
-    """A `websockets` (>= 13, asyncio implementation) client connection as a Transport."""
-
-    def __init__(self, ws):
-        self.ws = ws
-
-    async def send(self, text):
-        from websockets.exceptions import ConnectionClosed as WsClosed
-
-        try:
-            await self.ws.send(text)
-        except WsClosed:
-            raise ConnectionClosed(self._code()) from None
-
-    async def recv(self, timeout=None):
-        from websockets.exceptions import ConnectionClosed as WsClosed
-
-        try:
-            async with asyncio.timeout(timeout):  # websockets' recv() is safe to cancel
-                return await self.ws.recv()
-        except WsClosed:
-            return Closed(self._code(), self.ws.close_reason or "")
-
-    async def close(self, code=1000):
-        await self.ws.close(code)
-
-    def _code(self):
-        return self.ws.close_code if self.ws.close_code is not None else 1006
-
-
-def encode(frame):
-    """A frame (dict) as the JSON text sent; a str is sent as it is (raw tests)."""
-    return frame if isinstance(frame, str) else json.dumps(frame, separators=(",", ":"))
-
-
-def request_frame(action, request_id, topic=None, data=None):
-    """The protocol's request frame (docs/protocol.md)."""
-    frame = {"action": action, "request_id": request_id, "data": data or {}}
-    if topic is not None:
-        frame["topic"] = topic
-    return frame
-
-
-def reply_result(frame):
-    """A reply frame's data; an error frame raised as its typed ProtocolError."""
-    if frame.get("type") == "error":
-        raise errors.ProtocolError.from_payload(frame.get("error"))
-    return frame.get("data")
+# A request's default wait for its reply: the same as Client's (options.REQUEST_TIMEOUT).
+DEFAULT_TIMEOUT = 10.0
+# How long close() lets a reader task see the close before cancelling it: the closing
+# handshake of a live socket takes a round trip; a dead one is not worth waiting for.
+READER_CLOSE_WAIT = 5.0
 
 
 class Connection:
-    """One socket speaking the protocol, raw: see the module docstring."""
+    """One socket speaking the protocol, raw: see the module docstring.  `id_prefix` starts
+    every request id ("r1", "r2", ...); `timeout` is the default wait of every call."""
 
-    def __init__(self, transport, *, id_prefix="r"):
+    def __init__(self, transport, *, id_prefix="r", timeout=DEFAULT_TIMEOUT):
         self.transport = transport
         self.id_prefix = id_prefix
+        self.timeout = timeout
         self.ids = itertools.count(1)
         self.events = []  # pull mode: frames read while waiting for a reply, in order
         self.closed_with = None  # set when the close was read
         self.closed = asyncio.Event()
-        self._pending = {}  # request id -> future of its reply/error frame
+        self._pending = {}  # reader mode: request id -> future of its reply/error frame
         self._pushback = collections.deque()  # frames read by expect_silence(), not consumed
         self._reader = None
 
@@ -131,63 +67,79 @@ class Connection:
         """Sends a frame as it is: a dict (JSON-encoded) or a str (malformed input, too)."""
         await self.transport.send(encode(frame))
 
-    async def request(self, action, topic=None, data=None, *, timeout=10.0, raw=False):
+    def next_id(self):
+        """A fresh request id of this connection."""
+        return f"{self.id_prefix}{next(self.ids)}"
+
+    async def request(self, action, topic=None, data=None, *, timeout=None, raw=False):
         """Sends a request with a fresh id and waits for its reply: the reply's data, or the
         typed error (errors.ProtocolError subclass); `raw=True` returns the reply or error
-        frame itself.  errors.RequestTimeout (a TimeoutError) after `timeout`;
-        ConnectionClosed when the socket closes first."""
-        request_id = f"{self.id_prefix}{next(self.ids)}"
-        future = self._pending[request_id] = asyncio.get_running_loop().create_future()
+        frame itself.  errors.RequestTimeout (a TimeoutError) when no answer came within
+        `timeout` seconds in all; ConnectionClosed when the socket closes first."""
+        timeout = self.timeout if timeout is None else timeout
+        request_id = self.next_id()
+        text = encode(request_frame(action, request_id, topic, data))
         try:
             async with asyncio.timeout(timeout):
-                await self.send(request_frame(action, request_id, topic, data))
                 if self._reader is None:
-                    while not future.done():
-                        frame = await self.receive()
-                        if not self._settle(frame):
-                            self.events.append(frame)
-                frame = await future
+                    frame = await self._pull_answer(text, request_id)
+                else:
+                    frame = await self._reader_answer(text, request_id)
         except TimeoutError as exc:
             if isinstance(exc, errors.ProtocolError):
                 raise
             raise errors.RequestTimeout(f"No reply to {action} within {timeout} s.") from None
-        finally:
-            self._pending.pop(request_id, None)
         return frame if raw else reply_result(frame)
 
-    def _settle(self, frame):
-        """Settles the request a reply/error frame answers; False for any other frame."""
-        if frame.get("type") not in ("reply", "error"):
-            return False
-        future = self._pending.get(frame.get("request_id"))
-        if future is None or future.done():
-            return False
-        future.set_result(frame)
-        return True
+    async def _pull_answer(self, text, request_id):
+        """Pull mode: sends, then reads until the answer, keeping every other frame."""
+        await self.transport.send(text)
+        while True:
+            frame = await self._next_frame()
+            if is_answer(frame, request_id):
+                return frame
+            self.events.append(frame)
+
+    async def _reader_answer(self, text, request_id):
+        """Reader mode: the reader task settles the future; many may wait at once."""
+        if self.closed_with is not None:
+            raise ConnectionClosed(self.closed_with)
+        future = self._pending[request_id] = asyncio.get_running_loop().create_future()
+        try:
+            await self.transport.send(text)
+            return await future
+        finally:
+            self._pending.pop(request_id, None)
 
     # --- receiving (pull mode) ----------------------------------------------------------
-    async def receive(self, timeout=None):
-        """The next frame from the socket (not from `events`); ConnectionClosed once it
-        closed, TimeoutError after `timeout` seconds (nothing is lost)."""
+    async def _next_frame(self, timeout=None):
+        """The next frame (a kept expect_silence() one first); no timer unless `timeout`."""
         if self._pushback:
             return self._pushback.popleft()
         if self.closed_with is not None:
             raise ConnectionClosed(self.closed_with)
-        while True:
-            got = await self.transport.recv(timeout)
-            if isinstance(got, Closed):
-                self._on_closed(got.code)
-                raise ConnectionClosed(got.code)
-            try:
-                frame = json.loads(got)
-            except ValueError:
-                frame = None
-            if isinstance(frame, dict):
-                return frame
-            # The server only sends JSON objects; anything else is kept for a test to see.
-            return {"type": "invalid", "text": got}
+        got = await (self.transport.recv() if timeout is None else self.transport.recv(timeout))
+        if got.__class__ is Closed:
+            self._on_closed(got.code)
+            raise ConnectionClosed(got.code)
+        return decode(got)
 
-    async def next_event(self, timeout=10.0):
+    async def receive(self, timeout=None):
+        """The next frame from the socket (not from `events`); ConnectionClosed once it
+        closed, TimeoutError after `timeout` seconds (nothing is lost)."""
+        return await self._next_frame(self.timeout if timeout is None else timeout)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        """`async for frame in conn`: every frame, without a timer, until the close."""
+        try:
+            return await self._next_frame()
+        except ConnectionClosed:
+            raise StopAsyncIteration from None
+
+    async def next_event(self, timeout=None):
         """The oldest frame kept in `events`, else the next one read."""
         if self.events:
             return self.events.pop(0)
@@ -195,11 +147,11 @@ class Connection:
 
     async def expect_silence(self, timeout=0.3):
         """True when nothing arrives within `timeout` seconds; a frame that does arrive
-        is kept for the next receive()."""
+        is kept for the next read."""
         if self.events or self._pushback:
             return False
         try:
-            frame = await self.receive(timeout)
+            frame = await self._next_frame(timeout)
         except TimeoutError:
             return True
         except ConnectionClosed:
@@ -207,12 +159,12 @@ class Connection:
         self._pushback.append(frame)
         return False
 
-    async def wait_closed(self, timeout=10.0):
+    async def wait_closed(self, timeout=None):
         """Reads (and drops) frames until the server closes; returns the close code."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(self.timeout if timeout is None else timeout):
             while True:
                 try:
-                    await self.receive()
+                    await self._next_frame()
                 except ConnectionClosed as exc:
                     return exc.code
 
@@ -226,10 +178,14 @@ class Connection:
         return self._reader
 
     async def _read(self, on_frame):
+        pending = self._pending
         try:
             while True:
-                frame = await self.receive()
-                if not self._settle(frame):
+                frame = await self._next_frame()
+                future = pending.get(frame.get("request_id"))
+                if future is not None and not future.done() and frame.get("type") in ("reply", "error"):
+                    future.set_result(frame)
+                else:
                     on_frame(frame)
         except ConnectionClosed:
             pass
@@ -248,7 +204,7 @@ class Connection:
         await self.transport.close(code)
         if self._reader is not None:
             try:
-                async with asyncio.timeout(5):
+                async with asyncio.timeout(READER_CLOSE_WAIT):
                     await asyncio.shield(self._reader)
             except (TimeoutError, asyncio.CancelledError):
                 self._reader.cancel()
