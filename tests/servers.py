@@ -1,5 +1,6 @@
 """Real server processes for tests: daphne (or uvicorn) on a TCP port, a throwaway
-redis-server, and a protocol client over real sockets (the `websockets` library).
+redis-server, and (tests/socket_client.py, re-exported here) a protocol client over real
+sockets: the client library's raw core over its `websockets` transport.
 
     server = start_daphne(env={"DATABASE_URL": database_url(), "REALTIME_HEARTBEAT_INTERVAL": "1"})
     async with await connect_client(server, user) as client:
@@ -16,9 +17,7 @@ goes to a temp file: `server.log()` shows it when a test fails.
 process, so the realtime layer can be tested across processes without any app.
 """
 
-import asyncio
 import contextlib
-import itertools
 import os
 import signal
 import socket
@@ -39,6 +38,7 @@ APP_WITH_OPEN_KIND = "tests.servers:open_kind_application"
 START_TIMEOUT = 30.0
 # Seconds a stopped server gets to close its sockets after SIGTERM before SIGKILL.
 STOP_GRACE = 5.0
+# Seconds a test's HTTP call or socket wait may take against a real (possibly busy) server.
 DEFAULT_TIMEOUT = 10.0
 
 
@@ -263,104 +263,10 @@ def start_redis():
     return RedisServer().start()
 
 
-# --- protocol client -------------------------------------------------------------------
-class ProtocolError(Exception):
-    def __init__(self, error):
-        super().__init__(f"{error['code']}: {error['message']}")
-        self.error, self.code = error, error["code"]
+# The protocol client over real sockets, where the tests have always imported it from.
+from tests.socket_client import Client, ProtocolError, connect_client  # noqa: E402
 
-
-class Client:
-    """One real WebSocket speaking the protocol: request() -> reply data (or raises
-    ProtocolError); events are queued for next_event()/collect().  `closed` is set with
-    the close code when the server (or the network) ends the socket."""
-
-    def __init__(self, ws):
-        self.ws = ws
-        self.ids = itertools.count(1)
-        self.waiting = {}
-        self.events = asyncio.Queue()
-        self.close_code = None
-        self.closed = asyncio.Event()
-        self.reader = asyncio.ensure_future(self._read())
-
-    async def _read(self):
-        try:
-            async for text in self.ws:
-                frame = orjson.loads(text)
-                future = self.waiting.pop(frame.get("request_id"), None) \
-                    if frame.get("type") in ("reply", "error") else None
-                if future is not None and not future.done():
-                    future.set_result(frame)
-                else:
-                    self.events.put_nowait(frame)
-        except Exception:  # connection lost: recorded below
-            pass
-        finally:
-            self.close_code = self.ws.close_code
-            self.closed.set()
-            for future in self.waiting.values():
-                if not future.done():
-                    future.set_exception(ConnectionError(f"closed with {self.close_code}"))
-
-    async def request(self, action, topic=None, data=None, timeout=DEFAULT_TIMEOUT):
-        request_id = f"r{next(self.ids)}"
-        frame = {"action": action, "request_id": request_id, "data": data or {}}
-        if topic is not None:
-            frame["topic"] = topic
-        future = self.waiting[request_id] = asyncio.get_running_loop().create_future()
-        await self.ws.send(orjson.dumps(frame).decode())
-        reply = await asyncio.wait_for(future, timeout)
-        if reply["type"] == "error":
-            raise ProtocolError(reply["error"])
-        return reply["data"]
-
-    async def subscribe(self, topic, since=None, timeout=DEFAULT_TIMEOUT):
-        return await self.request("subscribe", topic, {} if since is None else {"since": since},
-                                  timeout=timeout)
-
-    async def next_event(self, timeout=DEFAULT_TIMEOUT):
-        return await asyncio.wait_for(self.events.get(), timeout)
-
-    async def collect(self, until, timeout=DEFAULT_TIMEOUT):
-        """Events until `until(event)` is true for one (included) or the timeout passes."""
-        got, deadline = [], time.monotonic() + timeout
-        while True:
-            try:
-                event = await self.next_event(max(0.0, deadline - time.monotonic()))
-            except TimeoutError:
-                return got
-            got.append(event)
-            if until(event):
-                return got
-
-    async def silent(self, seconds=0.5):
-        """True when no event arrives within `seconds` (nothing is consumed)."""
-        await asyncio.sleep(seconds)
-        return self.events.empty()
-
-    async def close(self):
-        await self.ws.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.reader, 5)
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc):
-        await self.close()
-
-
-async def connect_client(server, user, *, ticket=None, timeout=DEFAULT_TIMEOUT):
-    """Connects to server's /ws/ with a fresh ticket for user (realtime.auth.issue_ticket,
-    which writes to the Redis this test process uses: it must be the server's too)."""
-    import websockets
-    from asgiref.sync import sync_to_async
-
-    from realtime.auth import issue_ticket
-
-    if ticket is None:
-        ticket = await sync_to_async(issue_ticket, thread_sensitive=False)(user)
-    ws = await websockets.connect(f"{server.ws_url}?ticket={ticket}", open_timeout=timeout,
-                                  max_size=2**22, max_queue=None)
-    return Client(ws)
+__all__ = ["APP_WITH_OPEN_KIND", "DEFAULT_APP", "ROOT", "Client", "DaphneServer", "Process",
+           "ProtocolError", "RedisServer", "UvicornServer", "connect_client", "database_url",
+           "free_port", "register_open_kind", "run_python", "server_env", "start_daphne",
+           "start_daphnes", "start_redis", "start_uvicorn"]

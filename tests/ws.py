@@ -5,88 +5,96 @@
         event = await ws.next_event()
 
 It runs the real ASGI application (origin policy, auth, consumer, hub) against the real
-Redis channel layer; only the transport is in-process.
+Redis channel layer; only the transport is in-process.  The protocol itself (framing,
+request ids, reply matching, typed errors) is the client library's raw core
+(switchboard_client.protocol.Connection, pull mode: frames read while waiting for a reply
+are kept in `ws.events`); this module adds the in-process transport, which the library
+cannot carry since it must not depend on channels.
 """
 
 import asyncio
 import contextlib
-import itertools
 
-import orjson
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from switchboard_client.errors import ServerError
+from switchboard_client.protocol import Closed, Connection, ConnectionClosed
 
+# Seconds any one call of a test waits (a request for its reply, a read, the handshake):
+# in-process answers come in milliseconds; this only bounds a test that went wrong.
 DEFAULT_TIMEOUT = 5.0
+# An error frame the server sent; a timeout or a dropped socket is not one, so a test that
+# expects a refusal cannot pass on silence.
+ProtocolErrorFrame = ServerError
+
+__all__ = ["DEFAULT_TIMEOUT", "CommunicatorTransport", "ConnectionClosed", "ProtocolClient",
+           "ProtocolErrorFrame", "connect_ws"]
 
 
-class ProtocolClient:
-    def __init__(self, communicator):
-        self.comm = communicator
-        self.ids = itertools.count(1)
-        self.events = []  # events received while waiting for replies
+class CommunicatorTransport:
+    """channels' WebsocketCommunicator as a switchboard_client Transport.  Unlike the
+    communicator's receive_output(), a timeout (or a caller's deadline) leaves the
+    application running, since a test may go on after `expect_silence`; an exception of the
+    application is raised as soon as it happens, not at the end of a wait."""
 
-    async def close(self, code=1000):
-        """Disconnects from the client side, as a closed tab does."""
-        await self.comm.disconnect(code=code)
+    def __init__(self, comm):
+        self.comm = comm
+        self.closed = None
 
-    async def send(self, frame):
-        text = frame if isinstance(frame, str) else orjson.dumps(frame).decode()
+    async def send(self, text):
+        if self.closed is not None:
+            raise ConnectionClosed(self.closed.code)
         await self.comm.send_input({"type": "websocket.receive", "text": text})
 
-    async def receive(self, timeout=DEFAULT_TIMEOUT):
-        output = await self.comm.receive_output(timeout)
+    async def recv(self, timeout=None):
+        if self.closed is not None:
+            return self.closed
+        output = await self._output(timeout)
         if output["type"] == "websocket.close":
-            raise ConnectionClosed(output.get("code"))
-        return orjson.loads(output["text"])
+            self.closed = Closed(output.get("code"), output.get("reason") or "")
+            return self.closed
+        if output.get("text") is None:
+            return output.get("bytes", b"")
+        return output["text"]
 
-    async def request(self, action, topic=None, data=None, *, timeout=DEFAULT_TIMEOUT, raw=False):
-        """Sends a request; returns the reply's data, or raises ProtocolErrorFrame."""
-        request_id = f"r{next(self.ids)}"
-        frame = {"action": action, "request_id": request_id, "data": data or {}}
-        if topic is not None:
-            frame["topic"] = topic
-        await self.send(frame)
-        while True:
-            message = await self.receive(timeout)
-            if message.get("request_id") == request_id and message["type"] in ("reply", "error"):
-                if raw:
-                    return message
-                if message["type"] == "error":
-                    raise ProtocolErrorFrame(message["error"])
-                return message["data"]
-            self.events.append(message)
+    async def _output(self, timeout):
+        """The application's next output; its exception if it raised one instead."""
+        queue, app = self.comm.output_queue, self.comm.future
+        if queue.empty() and not app.done():
+            getter = asyncio.ensure_future(queue.get())
+            try:
+                async with asyncio.timeout(timeout):
+                    await asyncio.wait((getter, app), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                # A queue.get() cancelled before it ran leaves its item in the queue.
+                if not getter.done():
+                    getter.cancel()
+            if getter.done() and not getter.cancelled():
+                return getter.result()
+        if not queue.empty():
+            return queue.get_nowait()
+        if app.done():
+            app.result()  # the application's exception, if it raised one
+        # The application returned without a close: nothing more will come.
+        async with asyncio.timeout(timeout):
+            return await queue.get()
 
-    async def next_event(self, timeout=DEFAULT_TIMEOUT):
-        if self.events:
-            return self.events.pop(0)
-        message = await self.receive(timeout)
-        return message
+    async def close(self, code=1000):
+        with contextlib.suppress(Exception):
+            await self.comm.disconnect(code=code, timeout=2)
 
-    async def expect_silence(self, timeout=0.3):
-        """True when nothing arrives within `timeout` seconds."""
-        if self.events:
-            return False
-        return await self.comm.receive_nothing(timeout)
 
-    async def close_code(self, timeout=DEFAULT_TIMEOUT):
+class ProtocolClient(Connection):
+    """The raw protocol core over a communicator; every wait defaults to DEFAULT_TIMEOUT.
+    `comm` is the communicator itself."""
+
+    def __init__(self, communicator):
+        super().__init__(CommunicatorTransport(communicator), timeout=DEFAULT_TIMEOUT)
+        self.comm = communicator
+
+    async def close_code(self, timeout=None):
         """Waits for the server to close; returns the code (skips other frames)."""
-        while True:
-            output = await self.comm.receive_output(timeout)
-            if output["type"] == "websocket.close":
-                return output.get("code")
-
-
-class ConnectionClosed(Exception):
-    def __init__(self, code):
-        super().__init__(f"closed with {code}")
-        self.code = code
-
-
-class ProtocolErrorFrame(Exception):
-    def __init__(self, error):
-        super().__init__(f"{error['code']}: {error['message']}")
-        self.error = error
-        self.code = error["code"]
+        return await self.wait_closed(timeout)
 
 
 @contextlib.asynccontextmanager
