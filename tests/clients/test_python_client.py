@@ -1,17 +1,15 @@
 """The Python client library (clients/python, `switchboard_client`) against real daphne
 processes: requests and typed errors, subscriptions resumed across a killed and restarted
-server, a lost history surfaced as a Gap, 4401/4429/4503 closes, pings, the blocking
-facade, and the mirror example run as a script."""
+server, a lost history surfaced as a Gap, the blocking facade, and the mirror example run as
+a script.  Close codes, pings and identity renewal: test_python_client_sessions.py."""
 
 import asyncio
 import queue
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
-from asgiref.sync import sync_to_async
 from switchboard_client import (
     Client,
     Event,
@@ -25,33 +23,11 @@ from switchboard_client import (
     UnknownTopic,
 )
 
-from realtime.control import close_user_connections
 from realtime.publish import publish
+from tests.clients.helpers import FAST, publish_async, take, wait_until
 from tests.servers import ROOT
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
-
-# Reconnect quickly in tests (the defaults are 0.5 s doubling to 30 s).
-FAST = {"backoff_base": 0.1, "backoff_max": 0.5}
-
-
-async def publish_async(topic, data, event="notification"):
-    return await sync_to_async(publish)(topic, event, data)
-
-
-async def wait_until(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
-async def take(sub, count, timeout=20.0):
-    """The next `count` items of a subscription."""
-    async def read():
-        return [await anext(sub) for _ in range(count)]
-
-    return await asyncio.wait_for(read(), timeout)
 
 
 async def test_request_returns_the_reply_and_an_error_frame_raises_its_typed_exception(site, token):
@@ -152,85 +128,6 @@ async def test_a_history_the_server_cannot_replay_is_yielded_as_a_gap(site, toke
         [event] = await take(sub, 1)
         assert (event.seq, event.data) == (7, {"n": 7})
         assert sub.seen_seq == 7
-
-
-async def test_a_4401_close_gets_a_new_ticket_and_reconnects(site, token, user):
-    server = site.start()
-    tickets = []
-
-    def get_ticket():  # the first ticket is bogus: the server accepts, then closes 4401
-        status, body = server.post("/api/auth/ticket/", {}, token)
-        assert status == 200, body
-        tickets.append(body["ticket"] if tickets else "bogus")
-        return tickets[-1]
-
-    states = []
-    async with Client(server.url, get_ticket=get_ticket, on_state=lambda s, i: states.append((s, i)),
-                      **FAST) as client:
-        await wait_until(lambda: client.connects == 2 and client.state == "connected")
-        assert client.close_code == 4401 and len(tickets) == 2
-        sub = client.subscribe("open:auth")
-        await sub.ready()
-        # The server ends the session (a logout): a new ticket at once, and resume.
-        await sync_to_async(close_user_connections)(user.id)
-        await publish_async("open:auth", {"n": 1})
-        await wait_until(lambda: client.connects == 3 and client.state == "connected")
-        assert client.close_code == 4401 and len(tickets) == 3
-        assert [(e.seq, e.data) for e in await take(sub, 1)] == [(1, {"n": 1})]
-        retries = [info["retry_in"] for state, info in states if state == "reconnecting" and info]
-        assert retries == [0.0, 0.0]  # no backoff for a first 4401
-
-
-async def test_4503_resumes_at_once_and_4429_backs_off_for_the_flood_backoff(site, token, user):
-    server = site.start()
-    states = []
-    async with Client(server.url, token=token, flood_backoff=1.5, on_state=lambda s, i: states.append(
-            (s, i)), **FAST) as client:
-        sub = client.subscribe("open:codes")
-        await sub.ready()
-        await sync_to_async(close_user_connections)(user.id, 4503)
-        await publish_async("open:codes", {"n": 1})
-        await wait_until(lambda: client.connects == 2 and client.state == "connected")
-        assert [e.seq for e in await take(sub, 1)] == [1]
-        closed_at = time.monotonic()
-        await sync_to_async(close_user_connections)(user.id, 4429)
-        await wait_until(lambda: client.connects == 3 and client.state == "connected")
-        assert time.monotonic() - closed_at >= 1.5
-        codes = [(info["close_code"], info["retry_in"]) for s, info in states if s == "reconnecting" and info]
-        assert [code for code, _ in codes] == [4503, 4429]
-        assert codes[0][1] <= FAST["backoff_base"] and codes[1][1] >= 1.5
-
-
-async def test_the_identity_is_renewed_in_place_before_it_expires(site, token):
-    server = site.start(REALTIME_AUTH_MAX_AGE="7")  # renewed 5 s before expiry: every ~2 s
-    async with Client(server.url, token=token) as client:
-        sub = client.subscribe("open:renew")
-        await sub.ready()
-        await asyncio.sleep(7 + 2)  # past the first expiry and the heartbeat sweep after it
-        assert client.refreshes >= 3
-        assert (client.connects, client.state, client.close_code) == (1, "connected", None)
-        assert 0 < client.auth_expires_in <= 7
-        await publish_async("open:renew", {"n": 1})
-        assert [e.seq for e in await take(sub, 1)] == [1]
-
-
-async def test_an_expired_identity_reconnects_with_a_new_ticket_and_resumes(site, token):
-    server = site.start(REALTIME_AUTH_MAX_AGE="2")
-    async with Client(server.url, token=token, auth_refresh=False, **FAST) as client:
-        sub = client.subscribe("open:expiry")
-        await sub.ready()
-        await publish_async("open:expiry", {"n": 1})
-        await wait_until(lambda: client.connects >= 2 and client.state == "connected")
-        assert client.close_code == 4401 and client.refreshes == 0
-        await publish_async("open:expiry", {"n": 2})
-        assert [(e.seq, e.data["n"]) for e in await take(sub, 2)] == [(1, 1), (2, 2)]
-
-
-async def test_pings_keep_an_idle_connection_open(site, token):
-    server = site.start(REALTIME_IDLE_TIMEOUT="1.5")
-    async with Client(server.url, token=token, ping_interval=0.3) as client:
-        await asyncio.sleep(4)  # over twice the idle timeout, with nothing but pings
-        assert (client.connects, client.state) == (1, "connected")
 
 
 def test_the_sync_client_works_from_a_plain_thread(site, token):
