@@ -11,8 +11,8 @@ from django.contrib.auth.models import Permission
 from chat import services as chat
 from realtime.webhooks import hook
 from realtime.webhooks.models import Attempt, Delivery, WebhookEndpoint
-from tests.realtime import test_webhooks as webhook_fixtures
-from tests.realtime.test_webhooks import register, run_all, verify
+from tests.realtime import webhook_receiver as webhook_fixtures
+from tests.realtime.webhook_receiver import register, run_all, verify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 receiver = webhook_fixtures.receiver  # the real HTTP receiver fixture

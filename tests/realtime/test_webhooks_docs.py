@@ -6,8 +6,8 @@ import time
 import pytest
 
 from chat import services as chat
-from tests.realtime import test_webhooks as webhook_fixtures
-from tests.realtime.test_webhooks import register, run_all
+from tests.realtime import webhook_receiver as webhook_fixtures
+from tests.realtime.webhook_receiver import register, run_all
 
 pytestmark = pytest.mark.django_db(transaction=True)
 receiver = webhook_fixtures.receiver  # the real HTTP receiver fixture

@@ -15,8 +15,8 @@ from feeds.models import Feed, IngestBatch
 from realtime.webhooks.models import WebhookEvent
 from realtime.webhooks.tasks import check_occupancy
 from tests.feeds.conftest import make_event
-from tests.realtime import test_webhooks as webhook_fixtures
-from tests.realtime.test_webhooks import register, run_all, verify
+from tests.realtime import webhook_receiver as webhook_fixtures
+from tests.realtime.webhook_receiver import register, run_all, verify
 from tests.ws import connect_ws
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hub_cleanup")]

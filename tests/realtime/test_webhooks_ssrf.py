@@ -8,7 +8,7 @@ import pytest
 
 from realtime.webhooks import endpoints, sending, ssrf
 from realtime.webhooks.models import Attempt
-from tests.realtime.test_webhooks import Receiver, register, run_all
+from tests.realtime.webhook_receiver import Receiver, register, run_all
 
 REFUSED = ["http://127.0.0.1/hook", "https://10.1.2.3/hook", "http://169.254.169.254/latest/meta-data",
            "https://[::1]/hook", "https://[fd00::1]/hook", "https://[fe80::1]/hook",

@@ -14,8 +14,8 @@ from chat import services as chat
 from realtime.webhooks import delivery
 from realtime.webhooks.models import Delivery
 from tests.feeds import conftest as feeds_fixtures
-from tests.realtime import test_webhooks as webhook_fixtures
-from tests.realtime.test_webhooks import register, verify
+from tests.realtime import webhook_receiver as webhook_fixtures
+from tests.realtime.webhook_receiver import register, verify
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 receiver = webhook_fixtures.receiver  # the real HTTP receiver fixture
