@@ -10,9 +10,9 @@ from rest_framework import status
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
+import realtime
 from chat import selectors, services
 from chat.models import Message
-from chat.presence import present_users, present_users_many
 from chat.serializers import (
     MemberAddSerializer,
     MemberSerializer,
@@ -62,7 +62,7 @@ def _parse(serializer_class, request):
 def _presence(rooms):
     """Presence per room topic, or None when Redis is unreachable (the list still works)."""
     try:
-        return present_users_many(room.topic for room in rooms)
+        return realtime.present_users_many(room.topic for room in rooms)
     except redis.RedisError as exc:
         logger.warning("presence unavailable for the room list: %s", exc)
         return None
@@ -223,4 +223,4 @@ class RoomPresence(GenericAPIView):
     def get(self, request, slug):
         """Who is in the room now (subscribed to room:<slug>), one entry per user."""
         room = selectors.get_room(slug=slug, user=request.user)
-        return Response({"presence": present_users(room.topic)})
+        return Response({"presence": realtime.present_users_many([room.topic])[room.topic]})

@@ -38,6 +38,8 @@ _PUBLIC = {
     "kick": ("realtime.control", "kick"),
     "reauthorize": ("realtime.control", "reauthorize"),
     "revoke_tickets": ("realtime.auth", "revoke_tickets"),
+    # Who is on some topics now, read synchronously (REST views, services).
+    "present_users_many": ("realtime.presence", "present_many"),
     # The WebSocket close codes the server sends (static/realtime/close-codes.js mirrors it).
     "CloseCode": ("realtime.close_codes", "CloseCode"),
     "session_digest": ("realtime.session_auth", "digest"),
