@@ -18,9 +18,7 @@ Latency = receive time.time() - send time.time() carried in the payload (same ho
 Every run is bounded: --messages and --duration, plus at most --drain s of draining and
 --open-timeout s of connecting.
 """
-import argparse
 import asyncio
-import importlib
 import json
 import os
 import random
@@ -29,13 +27,12 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import psutil
-
 if __package__ in (None, ""):  # also runnable as `python bench/loadgen.py`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import chat
+from bench import chat, options, scenarios
 from bench.adapters import TARGETS, dumps
+from bench.external_publisher import ExternalPublisher, publisher_mode
 from bench.metrics import Monitor, Stats, raise_nofile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -148,71 +145,6 @@ class Ctx:
         return out
 
 
-class ExternalPublisher:
-    """bench/publisher.py in its own process (--publisher sync): started before the
-    subscribers connect (Django set-up is not timed), told "go" after they settle."""
-
-    def __init__(self, proc):
-        self.proc = proc
-        self.ps = psutil.Process(proc.pid)
-
-    @classmethod
-    async def start(cls, a, paced, run_id):
-        kind = "ours" if a.target == "ours" else "baseline"
-        topic = f"room:{a.room}"
-        cmd = [sys.executable, "-m", "bench.publisher", "--kind", kind, "--topic", topic,
-               "--messages", str(a.messages), "--duration", str(a.duration),
-               "--payload", str(a.payload), "--rate", str((a.rate or 10.0) if paced else 0),
-               "--run-id", run_id, *(["--ephemeral"] if a.ephemeral else [])]
-        env = dict(os.environ)
-        if a.redis_url:
-            env["REDIS_URL"] = a.redis_url
-        proc = await asyncio.create_subprocess_exec(
-            *cmd, cwd=ROOT, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        self = cls(proc)
-        line = await self._line(60)
-        if not line.get("ready"):
-            raise RuntimeError(f"publisher did not start: {line}")
-        return self
-
-    async def _line(self, timeout):
-        while True:
-            raw = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
-            if not raw:
-                await self.proc.wait()
-                raise RuntimeError(f"publisher exited with {self.proc.returncode}")
-            if raw.startswith(b"{"):
-                return json.loads(raw)
-
-    async def go(self, timeout):
-        cpu0 = sum(self.ps.cpu_times()[:2])
-        t0 = time.time()
-        self.proc.stdin.write(b"go\n")
-        await self.proc.stdin.drain()
-        try:
-            out = await self._line(timeout)
-            out["publisher_cpu_pct"] = round(
-                100 * (sum(self.ps.cpu_times()[:2]) - cpu0) / max(time.time() - t0, 1e-9), 1)
-            return out
-        finally:
-            await self.stop()
-
-    async def stop(self):
-        if self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
-
-
-def publisher_mode(a):
-    if a.publisher == "auto":
-        return "sync" if a.target == "ours" else "socket"
-    if a.publisher == "http" and a.target != "ours":
-        raise SystemExit("--publisher http is for target ours")
-    if a.publisher == "sync" and a.target == "reference":
-        raise SystemExit("--publisher sync is for targets ours and baseline")
-    return a.publisher
-
-
 async def _publish_run(ctx, name, paced):
     """fanout (paced=False) and latency (paced=True): N subscribers + 1 publisher, one topic."""
     a = ctx.args
@@ -275,41 +207,6 @@ async def latency(ctx):
     return await _publish_run(ctx, "latency", paced=True)
 
 
-@scenario("idle")
-async def idle(ctx):
-    a = ctx.args
-    ctx.mon.start()  # RSS before any connection
-    conns, fails, _ = await ctx.open_many([a.room] * a.clients)
-    readers = ctx.start_readers(conns)
-    await asyncio.sleep(a.duration)  # connections sit idle (ours: keepalive pings)
-    m = ctx.mon.stop()
-    kb = None
-    if m.get("rss_end_kb") is not None and conns:
-        kb = round((m["rss_end_kb"] - m["rss_start_kb"]) / len(conns), 2)
-    out = ctx.result("idle", len(conns), kb_per_conn=kb, connect_failures=fails)
-    await ctx.close_all(conns, readers)
-    return out
-
-
-@scenario("connect")
-async def connect_storm(ctx):
-    a = ctx.args
-    await ctx.target.prepare(a.clients)  # ours with --mint-tickets: tickets issued beforehand
-    ctx.mon.start()
-    t0 = time.perf_counter()
-    conns, fails, times = await ctx.open_many([a.room] * a.clients)
-    took = time.perf_counter() - t0
-    times.sort()
-    def pick(q):
-        return (round(times[min(len(times) - 1, int(q * len(times)))], 2)
-                if times else None)
-    out = ctx.result("connect", len(conns), connects_per_s=round(len(conns) / took, 1),
-                     connect_s=round(took, 3), connect_p50_ms=pick(0.5), connect_p99_ms=pick(0.99),
-                     concurrency=a.concurrency, connect_failures=fails)
-    await ctx.close_all(conns)
-    return out
-
-
 @scenario("cursor-storm")
 async def cursor_storm(ctx):
     a = ctx.args
@@ -351,78 +248,17 @@ async def cursor_storm(ctx):
     return out
 
 
-@scenario("ingest")
-async def ingest(ctx):
-    """Hook point: the ingest scenario lives in bench/ingest.py as `async def run(ctx)`
-    returning a result dict (use ctx.open_many / start_readers / result / close_all).
-    Unknown command-line options are passed to it in ctx.extra."""
-    try:
-        mod = importlib.import_module("bench.ingest")
-    except ModuleNotFoundError as e:
-        if e.name != "bench.ingest":
-            raise
-        return {"scenario": "ingest", "target": ctx.args.target,
-                "error": "not implemented yet (bench/ingest.py missing)"}
-    if not hasattr(mod, "run"):  # the feeds' bench/ingest.py is a command of its own
-        return {"scenario": "ingest", "target": ctx.args.target,
-                "error": "bench/ingest.py has no run(ctx): use `python -m bench.ingest`"}
-    return await mod.run(ctx)
-
-
 # chat-rooms: many rooms, one sender each; chat-window: one room, senders with a window of
 # sends in flight (bench/chat.py).
+SCENARIOS["idle"] = scenarios.idle
+SCENARIOS["connect"] = scenarios.connect_storm
+SCENARIOS["ingest"] = scenarios.ingest
 SCENARIOS["chat-rooms"] = chat.chat_rooms
 SCENARIOS["chat-window"] = chat.chat_window
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--scenario", default="fanout",
-                   help=f"comma-separated, from {', '.join(SCENARIOS)}")
-    p.add_argument("--target", choices=sorted(TARGETS), default="baseline")
-    p.add_argument("--url", help="ours: ws://HOST/ws/  baseline: ws://HOST  reference: ws://HOST/")
-    p.add_argument("--clients", type=int, default=100)
-    p.add_argument("--rate", type=float, help="latency: msg/s (10); cursor-storm: Hz (20)")
-    p.add_argument("--payload", type=int, default=100, help="payload bytes (approximate)")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds of load (idle: of waiting)")
-    p.add_argument("--messages", type=int, default=1000, help="fanout/latency: max messages")
-    p.add_argument("--server-pid", help="sample these processes' RSS/CPU (+children); "
-                                        "comma-separated for several servers")
-    p.add_argument("--api-url", help="ours: HTTP base for /api/auth/* (default: from --url)")
-    p.add_argument("--publisher", choices=["auto", "socket", "sync", "http"], default="auto",
-                   help="fanout/latency publisher: socket (a client connection), sync "
-                        "(bench/publisher.py process; ours, baseline), http (ours: POST "
-                        "/api/publish/); auto = sync for ours, socket otherwise")
-    p.add_argument("--redis-url", help="REDIS_URL for a sync publisher (default: inherited)")
-    p.add_argument("--ephemeral", action="store_true",
-                   help="sync publisher (ours): ephemeral publishes (no outbox write, seq null)")
-    p.add_argument("--quiet", type=float, default=3.0,
-                   help="drain: seconds without a delivery that end the wait (really lost)")
-    p.add_argument("--mint-tickets", metavar="REDIS_URL",
-                   help="ours: write connect tickets straight to this Redis (skips the HTTP "
-                        "ticket request; for idle runs)")
-    p.add_argument("--mint-user", type=int, help="ours: user id for --mint-tickets")
-    p.add_argument("--distinct-users", action="store_true",
-                   help="ours, connect storm with --mint-tickets: every connection a different "
-                        "user (a room reconnecting: presence joins of a crowd)")
-    p.add_argument("--session", action="store_true",
-                   help="ours: connect as a logged-in browser does (session cookie + Origin), "
-                        "no ticket")
-    p.add_argument("--username", default="bench")
-    p.add_argument("--password", default="bench-pass")
-    p.add_argument("--room", default="bench", help="room name (topic room:<name> for ours)")
-    p.add_argument("--board", default="bench", help="cursor-storm board name (board:<name>)")
-    p.add_argument("--group-size", type=int, default=20, help="cursor-storm clients per board")
-    p.add_argument("--concurrency", type=int, default=50, help="connections opened at once")
-    p.add_argument("--settle", type=float, default=1.0, help="pause after connecting")
-    p.add_argument("--drain", type=float, default=10.0, help="max seconds to await stragglers")
-    p.add_argument("--open-timeout", type=float, default=120.0, help="max seconds to connect all")
-    args, extra = p.parse_known_args(argv)
-    names = [s.strip() for s in args.scenario.split(",") if s.strip()]
-    bad = [s for s in names if s not in SCENARIOS]
-    if bad or (extra and not {"ingest", "chat-rooms", "chat-window"} & set(names)):
-        p.error(f"unknown scenario(s) {bad} or options {extra}")
-    return args, names, extra
+    return options.parse_args(argv, __doc__.split("\n")[0], SCENARIOS)
 
 
 async def amain(args, names, extra):
