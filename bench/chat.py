@@ -21,8 +21,6 @@ import asyncio
 import time
 from collections import Counter
 
-import orjson
-
 from bench.adapters import dumps
 from bench.metrics import Stats
 
@@ -61,7 +59,7 @@ class Sender:
         self.pending[key] = frame
         self.idle.clear()
         self.sent += 1
-        await self.conn.ws.send(frame)
+        await self.conn.send(frame)
 
     def _answer(self, key):
         if self.pending.pop(key, None) is None:
@@ -78,13 +76,12 @@ class Sender:
         frame = self.pending.get(key)
         if frame is not None:
             self.retries += 1
-            await self.conn.ws.send(frame)
+            await self.conn.send(frame)
 
     async def read(self):
         """Reads the sender's socket until it closes: answers, and on ours the errors."""
         try:
-            async for raw in self.conn.ws:
-                f = orjson.loads(raw)
+            async for f in self.conn:
                 if self.ours:
                     kind, key = f.get("type"), f.get("request_id")
                     if key not in self.pending and kind in ("reply", "error") and \
@@ -102,7 +99,7 @@ class Sender:
                             self.refused[str(err.get("code"))] += 1
                             self._answer(key)
                 else:
-                    d = self.ctx.target.decode(raw)
+                    d = self.ctx.target.decode(f)
                     payload = d[2] if d else None
                     if payload and payload.get("p") == self.index and \
                             payload.get("r") == self.ctx.run_id:

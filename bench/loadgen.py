@@ -97,8 +97,8 @@ class Ctx:
     async def _read(self, conn, stats):
         decode = self.target.decode
         try:
-            async for raw in conn.ws:
-                d = decode(raw)
+            async for frame in conn:
+                d = decode(frame)
                 if d is not None and stats is not None:
                     stats.record(conn, *d)
         except Exception:
@@ -177,7 +177,7 @@ async def _publish_run(ctx, name, paced):
                 if mode == "http":
                     await asyncio.to_thread(ctx.target.http_publish, ctx.body(0, sent))
                 else:
-                    await pubs[0].ws.send(ctx.target.publish_frame(pubs[0], ctx.body(0, sent)))
+                    await pubs[0].send(ctx.target.publish_frame(pubs[0], ctx.body(0, sent)))
                 sent += 1
                 if not paced:
                     await asyncio.sleep(0)  # let the readers run; not a throttle
@@ -229,7 +229,7 @@ async def cursor_storm(ctx):
                 await asyncio.sleep(delay)
             if time.time() >= end:
                 return
-            await conn.ws.send(ctx.target.cursor_frame(conn, {"t": time.time(), "p": i, "n": n}))
+            await conn.send(ctx.target.cursor_frame(conn, {"t": time.time(), "p": i, "n": n}))
             n += 1
             sent[conn.room] += 1
             nxt = max(nxt + period, time.time() - period)  # when late, skip: no catch-up burst
