@@ -5,6 +5,7 @@ import time
 from django.conf import settings
 
 from realtime import errors, presence, session_auth
+from realtime.auth import USER_SCHEMA
 from realtime.frames import Reply
 from realtime.registry import register_action, register_event, register_topic_kind
 
@@ -65,14 +66,6 @@ def _int_field(data, name, low, high, default):
 def authorize_user_topic(user, key, access):
     """user:<id> is private to that user; only the server publishes to it."""
     return access == "read" and str(user.pk) == key
-
-
-USER_SCHEMA = {
-    "type": "object",
-    "required": ["id"],
-    "properties": {"id": {"type": "integer"}, "username": {"type": "string"},
-                   "display_name": {"type": "string"}},
-}
 
 
 def register():

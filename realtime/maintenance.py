@@ -20,10 +20,13 @@ logger = logging.getLogger("realtime.hub")
 SHUTDOWN_FLUSH_SECONDS = 0.3
 
 
-class MaintenanceMixin:
-    """Mixed into Hub: timers and signal handling."""
+class Maintenance:
+    """One per hub (`hub.maintenance`): its timers and signal handling."""
 
-    def _chain_shutdown_signals(self):
+    def __init__(self, hub):
+        self.hub = hub
+
+    def chain_shutdown_signals(self):
         """On SIGTERM/SIGINT close every socket with 1001 (clients reconnect to another
         process and resume) before the server's own handler stops it: daphne would
         otherwise drop the TCP connections without a close frame."""
@@ -37,7 +40,7 @@ class MaintenanceMixin:
 
             def handler(num, frame, previous=previous):
                 def close_all():
-                    for conn in list(self.connections.values()):
+                    for conn in list(self.hub.connections.values()):
                         conn.close(CloseCode.GOING_AWAY)
                     # Give the writers a moment to flush the close frames, then stop.
                     loop.call_later(SHUTDOWN_FLUSH_SECONDS, previous, num, frame)
@@ -48,23 +51,24 @@ class MaintenanceMixin:
             signal.signal(signum, handler)
 
     # --- timers ------------------------------------------------------------------
-    async def _heartbeat_loop(self):
+    async def heartbeat_loop(self):
         """Renews presence leases and this instance's lease; sweeps dead users; closes
         connections silent longer than REALTIME_IDLE_TIMEOUT, and those whose identity
         expired (REALTIME_AUTH_MAX_AGE without auth.refresh) — one sweep, no timer per socket."""
         interval = settings.REALTIME_HEARTBEAT_INTERVAL
         tick = min(interval, max(0.5, settings.REALTIME_IDLE_TIMEOUT / 4))
         last_beat = 0.0
+        hub = self.hub
         while True:
             await asyncio.sleep(tick)
             try:
                 now = time.monotonic()
-                for conn in list(self.connections.values()):
+                for conn in list(hub.connections.values()):
                     if now - conn.last_frame_at > settings.REALTIME_IDLE_TIMEOUT:
                         conn.close(CloseCode.IDLE)
                     elif conn.auth_expires is not None and now >= conn.auth_expires:
                         session_auth.expire(conn)
-                session_auth.prune_changes(self, now)
+                session_auth.prune_changes(hub, now)
                 if now - last_beat >= interval * 0.95:
                     last_beat = now
                     await self._beat()
@@ -74,33 +78,35 @@ class MaintenanceMixin:
                 logger.exception("hub heartbeat failed")
 
     async def _beat(self):
+        hub = self.hub
         entries = [(topic, conn.user_id, conn.id, conn.user_info)
-                   for topic, local in self.topics.items()
-                   for conn in local.values()
+                   for topic, state in hub.topics.items()
+                   for conn in state.conns.values()
                    if conn.user_id is not None and conn.subs.get(topic) and conn.subs[topic].presence]
         await presence.refresh(entries)
         # Per-address socket counts (realtime.limits) heal like presence when a process dies.
-        await limits.renew_leases([conn.scope["realtime_lease"] for conn in self.connections.values()
+        await limits.renew_leases([conn.scope["realtime_lease"] for conn in hub.connections.values()
                                    if conn.scope.get("realtime_lease") is not None])
-        await self._renew_instance_lease()
-        for topic in list(self.topics):
+        await self.renew_instance_lease()
+        for topic in list(hub.topics):
             if topic_kinds[topic.split(":", 1)[0]].presence:
                 for info in await presence.sweep(topic):
-                    self.announcer.change(topic, LEAVE, info)
+                    hub.presence.announcer.change(topic, LEAVE, info)
 
-    async def _renew_instance_lease(self):
+    async def renew_instance_lease(self):
         """Tells the connection sweep this process is alive (see realtime.tasks)."""
         from realtime.redis import async_client
 
         # px: the setting is a float; ex=int() made 0.5 an invalid expiry (no hub starts).
-        await async_client().set(f"sb:inst:{self.instance}", len(self.connections),
+        await async_client().set(f"sb:inst:{self.hub.instance}", len(self.hub.connections),
                                  px=int(settings.REALTIME_CONNECTION_STALE_AFTER * 1000))
 
-    async def _poll_loop(self):
+    async def poll_loop(self):
         """Assume any broadcast can be lost: compare with the outbox and fill gaps."""
+        hub = self.hub
         while True:
             await asyncio.sleep(settings.REALTIME_OUTBOX_POLL_INTERVAL)
-            topics = [t for t in self.topics if t not in self.filling]
+            topics = [topic for topic, state in hub.topics.items() if not state.filling]
             if not topics:
                 continue
             try:
@@ -111,7 +117,6 @@ class MaintenanceMixin:
                 logger.warning("outbox poll failed: %s", exc)
                 continue
             for topic, seq in latest.items():
-                if topic in self.topics and seq > (self.topic_last.get(topic) or 0) \
-                        and topic not in self.filling:
-                    self.filling.add(topic)
-                    asyncio.ensure_future(self._fill_gap(topic))
+                state = hub.topics.get(topic)
+                if state is not None and seq > (state.last or 0):
+                    hub.ordering.fill(state)

@@ -15,39 +15,59 @@ from realtime.publish import frame as make_frame
 
 logger = logging.getLogger("realtime.hub")
 
+# Events read from the outbox per query when filling a topic's gap (then the next page).
+FILL_PAGE = 1000
+# Events a subscriber's catch-up reads at most: its gap is between its subscribe reply and
+# the live event that revealed it, a few events unless the process was stalled.
+CATCH_UP_MAX = 10_000
 
-class OrderingMixin:
-    """Mixed into Hub: uses self.topics, self.topic_last, self.pending, self.filling."""
 
-    def _topic_event(self, message):
-        topic, seq = message["topic"], message["seq"]
-        local = self.topics.get(topic)
-        if not local:
+class Ordering:
+    """One per hub (`hub.ordering`): delivers the layer's events of the topics in
+    `hub.topics` (TopicState) in seq order."""
+
+    def __init__(self, hub):
+        self.hub = hub
+
+    def event(self, message):
+        """Called by the hub's receive loop for each event a publish sent."""
+        state = self.hub.topics.get(message["topic"])
+        if state is None or not state.conns:
             return
+        seq = message["seq"]
         if seq is None:  # ephemeral: no order to keep, nothing to replay
             exclude, users = message.get("exclude"), message.get("exclude_users")
             users = set(users) if users else ()  # a leave of hundreds, to hundreds of sockets
+            local = state.conns
             for conn in list(local.values()):
                 if conn.id != exclude and conn.user_id not in users:
                     conn.send_frame(message["frame"])
             metrics.frames_out(message.get("event", "")).inc(len(local))
             return
-        last = self.topic_last.get(topic)
+        last = state.last
         if last is not None and seq <= last:
             return  # already delivered (a replayed or duplicate send)
         if last is None or seq == last + 1:
-            self._deliver(topic, message)
-            self._release_pending(topic)
+            self._deliver(state, message)
+            self._release_pending(state)
             return
-        self.pending.setdefault(topic, {})[seq] = message
-        if topic not in self.filling:
-            self.filling.add(topic)
-            asyncio.ensure_future(self._fill_gap(topic, wait=settings.REALTIME_GAP_WAIT))
+        if state.pending is None:
+            state.pending = {}
+        state.pending[seq] = message
+        self.fill(state, wait=settings.REALTIME_GAP_WAIT)
 
-    def _deliver(self, topic, message):
+    def fill(self, state, wait=0.0):
+        """Reads the topic's missing events from the outbox (after `wait` seconds), unless a
+        fill of it is running already."""
+        if not state.filling:
+            state.filling = True
+            asyncio.ensure_future(self._fill_gap(state, wait))
+
+    def _deliver(self, state, message):
         seq, payload, exclude = message["seq"], message["frame"], message.get("exclude")
-        self.topic_last[topic] = seq
-        local = self.topics.get(topic, {})
+        topic = state.topic
+        state.last = seq
+        local = state.conns
         metrics.frames_out(message.get("event", "")).inc(len(local))
         for conn in list(local.values()):
             sub = conn.subs.get(topic)
@@ -62,42 +82,41 @@ class OrderingMixin:
             elif sub.offer(conn, seq, payload, exclude):
                 self._catch_up(conn, sub)
 
-    def _release_pending(self, topic):
-        waiting = self.pending.get(topic)
+    def _release_pending(self, state):
+        waiting = state.pending
         while waiting:
-            message = waiting.pop(self.topic_last[topic] + 1, None)
+            message = waiting.pop(state.last + 1, None)
             if message is None:
                 break
-            self._deliver(topic, message)
+            self._deliver(state, message)
         if waiting is not None and not waiting:
-            self.pending.pop(topic, None)
+            state.pending = None
 
-    async def _fill_gap(self, topic, wait=0.0):
-        """Reads a topic's missing events from the outbox and delivers them in order."""
+    async def _fill_gap(self, state, wait):
+        topic, topics = state.topic, self.hub.topics
         try:
             if wait:
                 await asyncio.sleep(wait)
-            while topic in self.topics:
-                last = self.topic_last.get(topic) or 0
-                rows = await store.run_sync(store.events_after, topic, last, 1000)
+            while topics.get(topic) is state:
+                rows = await store.run_sync(store.events_after, topic, state.last or 0, FILL_PAGE)
                 for seq, event, data in rows:
-                    if seq == self.topic_last.get(topic, 0) + 1:
+                    if seq == (state.last or 0) + 1:
                         metrics.OUTBOX_FILLS.inc()
-                        self._deliver(topic, {"seq": seq, "exclude": None, "event": event,
+                        self._deliver(state, {"seq": seq, "exclude": None, "event": event,
                                               "frame": make_frame(topic, event, seq, data)})
-                self._release_pending(topic)
-                if len(rows) < 1000:
+                self._release_pending(state)
+                if len(rows) < FILL_PAGE:
                     break
-            waiting = self.pending.get(topic)
-            if waiting:  # still missing after reading the outbox: pruned; skip ahead
+            if state.pending and topics.get(topic) is state:
+                # Still missing after reading the outbox: pruned; skip ahead.
                 logger.warning("gap in %s after seq %s not in the outbox; skipping ahead",
-                               topic, self.topic_last.get(topic))
-                self.topic_last[topic] = min(waiting) - 1
-                self._release_pending(topic)
+                               topic, state.last)
+                state.last = min(state.pending) - 1
+                self._release_pending(state)
         except Exception:
             logger.exception("filling a gap in %s failed; the next poll retries", topic)
         finally:
-            self.filling.discard(topic)
+            state.filling = False
 
     def _catch_up(self, conn, sub):
         """A subscriber saw a gap (it joined between two events): read it from the outbox."""
@@ -108,7 +127,7 @@ class OrderingMixin:
     async def _catch_up_task(self, conn, sub):
         try:
             target = min(seq for seq, _ in sub.buffer) - 1 if sub.buffer else sub.last
-            rows = await store.run_sync(store.events_after, sub.topic, sub.last, 10_000, target)
+            rows = await store.run_sync(store.events_after, sub.topic, sub.last, CATCH_UP_MAX, target)
             for seq, event, data in rows:
                 if seq == sub.last + 1:
                     conn.send_frame(make_frame(sub.topic, event, seq, data))
@@ -119,9 +138,11 @@ class OrderingMixin:
             logger.exception("catch-up of %s for %s failed", sub.topic, conn.id)
         finally:
             sub.catching_up = False
-            self._drain(conn, sub)
+            self.drain(conn, sub)
 
-    def _drain(self, conn, sub):
+    def drain(self, conn, sub):
+        """Delivers what sub buffered while syncing or catching up (after a subscribe's
+        reply; after a catch-up), in seq order, catching up again at a gap."""
         if sub.catching_up:
             return
         sub.syncing = False

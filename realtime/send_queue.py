@@ -15,7 +15,7 @@ memory, docs/performance.md).  What it guarantees:
   REALTIME_SEND_QUEUE_GRACE_SECONDS, or pass REALTIME_SEND_QUEUE_HARD_FACTOR times it, is
   reported to its owner (`owner.too_slow()`), which closes it 4503.
 - `wait_written(low)` lets a paged resume read its next page only once the previous one
-  has been written (realtime/hub.py).
+  has been written (realtime/resume.py).
 """
 
 import asyncio

@@ -230,7 +230,7 @@ async def _recheck(hub, user_id):
         conn.user, conn.user_info = user, public_info(user)
         hub.authorizer.revoke(conn)
         for topic in list(conn.subs):
-            await hub.recheck_subscription(conn, topic)
+            await hub.control.recheck_subscription(conn, topic)
 
 
 # --- expiry and auth.refresh ---------------------------------------------------------
