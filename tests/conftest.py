@@ -87,6 +87,52 @@ def _close_db_pools(django_db_setup, django_db_blocker):
                 conn.close()
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and on PostgreSQL without waiting for the disk at each
+    commit (synchronous_commit off, for every session of that database: this process and the
+    server processes the tests start).  Nothing a test observes changes: a commit is visible
+    to other sessions at once either way; only a crash of the machine could lose the last
+    commits of a database that is dropped at the end of the run anyway.  SQLite's test
+    database does the same with PRAGMA synchronous=NORMAL (project/env.py)."""
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for conn in connections.all():
+            if conn.vendor == "postgresql":
+                with conn.cursor() as cursor:
+                    cursor.execute(f"ALTER DATABASE {conn.ops.quote_name(conn.settings_dict['NAME'])} "
+                                   "SET synchronous_commit = off")
+                # Connections opened before (the migrations') keep the old value: reopen.
+                conn.close_pool()
+                conn.close()
+    yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_tables_with_delete():
+    """Transactional tests end by emptying every table (Django's flush).  On PostgreSQL
+    Django does it with one TRUNCATE of all tables, which replaces every table's files:
+    far slower than a DELETE of the few rows a test leaves.  Django creates foreign keys
+    DEFERRABLE INITIALLY DEFERRED and the flush runs in one transaction, so the tables
+    may be emptied in any order.  A flush that resets sequences or cascades (not what
+    pytest-django's transactional tests ask for) keeps Django's TRUNCATE."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        if reset_sequences or allow_cascade:
+            return original(self, style, tables, reset_sequences=reset_sequences,
+                            allow_cascade=allow_cascade)
+        return [f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};"
+                for table in tables]
+
+    DatabaseOperations.sql_flush = sql_flush
+    yield
+    DatabaseOperations.sql_flush = original
+
+
 @pytest.fixture
 def open_kind():
     """A topic kind `open:<key>` anyone signed in may read and write, with presence, for

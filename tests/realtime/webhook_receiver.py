@@ -17,6 +17,11 @@ from chat import services as chat
 from realtime.webhooks import delivery, endpoints, hook
 from realtime.webhooks.models import Delivery
 
+# Seconds between the receiver's checks for stop(): http.server's default (0.5 s) made
+# every test using a receiver wait that long in its teardown; requests are answered at
+# once whatever this is.
+POLL_INTERVAL = 0.02
+
 
 class Receiver:
     """A webhook receiver on 127.0.0.1: records every request (path, headers, body) and
@@ -59,7 +64,8 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(POLL_INTERVAL,),
+                                       daemon=True)
         self.thread.start()
 
     def bodies(self):
