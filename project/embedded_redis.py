@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 # Seconds to wait for a fresh server to answer PING before giving up.
 START_TIMEOUT = 10.0
@@ -69,9 +71,16 @@ def start(socket_path, *, port=0, logfile=None):
     raise RuntimeError("embedded redis-server did not answer PING in time")
 
 
+def _client(socket_path):
+    """A client that asks once: redis-py's default retries a refused connection with
+    backoff for seconds, and "nothing answers" is an ordinary answer here (before every
+    command's start, in every poll while a server comes up, after it stopped)."""
+    return redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1, retry=Retry(NoBackoff(), 0))
+
+
 def ping(socket_path):
     try:
-        return redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping()
+        return _client(socket_path).ping()
     except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError, OSError):
         return False
 
@@ -140,8 +149,7 @@ def _shutdown(socket_path, proc):
         stop(proc, socket_path)
         return
     try:
-        pid = int(redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1)
-                  .info("server")["process_id"])
+        pid = int(_client(socket_path).info("server")["process_id"])
     except (redis.RedisError, OSError, KeyError, ValueError):
         pid = None  # nothing answers: already gone
     if pid:
