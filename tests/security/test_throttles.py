@@ -12,7 +12,10 @@ import time
 import pytest
 import redis
 from django.test import Client
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
+from realtime import redis as realtime_redis
 from realtime import throttles
 
 pytestmark = pytest.mark.django_db
@@ -130,7 +133,10 @@ def redis_down(monkeypatch):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    dead = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+    # Retrying as the site's own client does (realtime.redis: CONNECTION_RETRIES, at once),
+    # not with redis-py's default backoff, which only made each request wait seconds.
+    dead = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1,
+                       retry=Retry(NoBackoff(), realtime_redis.CONNECTION_RETRIES))
     monkeypatch.setattr(throttles, "sync_client", lambda: dead)
 
 
