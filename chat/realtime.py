@@ -30,7 +30,7 @@ register_event("member.removed", _with("user", USER_SCHEMA),
                doc="A member left or was removed from the room.")
 
 ROOM = ("room",)
-register_action("chat.send", handlers.send, topic_kinds=ROOM, access="write",
+register_action("chat.send", handlers.send, topic_kinds=ROOM, access="write", concurrent=True,
                 doc="Posts a message {body, client_id}; idempotent per client_id.")
 register_action("chat.edit", handlers.edit, topic_kinds=ROOM, access="write",
                 doc="Edits one's own message {id, body}.")

@@ -21,7 +21,7 @@ import os
 import threading
 import time
 import weakref
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -129,36 +129,61 @@ def _write_batch(sends):
 
 
 class _Batcher:
-    """The queue of one event loop's socket sends and the batches in flight."""
+    """The queue of one event loop's socket sends and the batches in flight.
+
+    An author's sends to a room commit in the order they were submitted (a socket's sends
+    overlap, realtime/inflight.py): a send whose (author, room) has a batch in flight waits
+    for the next batch, and so do that pair's later sends."""
 
     def __init__(self, loop):
         self.loop = loop
-        self.queue = deque()  # (send dict, future, gate token)
+        self.queue = deque()  # (send dict, future, gate token, (author, room))
         self.running = 0
+        self.busy = Counter()  # (author, room) -> sends of it in batches in flight
 
     def submit(self, send):
         token = gate.enter("socket")
         future = self.loop.create_future()
-        self.queue.append((send, future, token))
+        self.queue.append((send, future, token, (send["author"].pk, send["room"])))
         self._start()
         return future
 
     def _start(self):
         while self.queue and self.running < settings.REALTIME_WRITE_THREADS:
-            size = min(len(self.queue), settings.REALTIME_WRITE_BATCH_MAX)
-            batch = [self.queue.popleft() for _ in range(size)]
+            batch = self._take(settings.REALTIME_WRITE_BATCH_MAX)
+            if not batch:
+                return  # all that waits is behind batches in flight
             self.running += 1
-            WRITE_BATCH_SIZE.observe(size)
-            done = self.loop.run_in_executor(_executor(), _write_batch, [s for s, _, _ in batch])
+            WRITE_BATCH_SIZE.observe(len(batch))
+            self.busy.update(key for *_, key in batch)
+            done = self.loop.run_in_executor(_executor(), _write_batch, [s for s, *_ in batch])
             done.add_done_callback(lambda f, batch=batch: self._finished(batch, f))
+
+    def _take(self, size):
+        """Up to `size` queued sends, in order, skipping the (author, room) pairs in flight."""
+        batch, held, waiting = [], [], set()
+        queue, busy = self.queue, self.busy
+        while queue and len(batch) < size:
+            item = queue.popleft()
+            key = item[3]
+            if key in busy or key in waiting:
+                held.append(item)
+                waiting.add(key)
+            else:
+                batch.append(item)
+        queue.extendleft(reversed(held))
+        return batch
 
     def _finished(self, batch, done):
         self.running -= 1
-        for _, _, token in batch:
+        for _, _, token, key in batch:
             gate.leave(token)
+            self.busy[key] -= 1
+            if not self.busy[key]:
+                del self.busy[key]
         failure = done.exception()
         results = done.result() if failure is None else [(False, failure)] * len(batch)
-        for (_, future, _), (ok, value) in zip(batch, results, strict=True):
+        for (_, future, _, _), (ok, value) in zip(batch, results, strict=True):
             if future.done():  # the sender's connection went away meanwhile
                 continue
             if ok:

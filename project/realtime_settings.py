@@ -206,3 +206,11 @@ REALTIME_OVERLOAD_RETRY_AFTER = get_float("REALTIME_OVERLOAD_RETRY_AFTER", 1.0)
 # used (docs/performance.md).  0.5 ms bounds that wait at a tenth; switching more often
 # costs the worker threads little, as they mostly wait on the database.
 REALTIME_GIL_SWITCH_INTERVAL = get_float("REALTIME_GIL_SWITCH_INTERVAL", 0.0005)
+
+# Requests of a concurrent action (chat.send) one socket may have in flight at once
+# (realtime/inflight.py); past it the socket's next frame is read once one is done.  A
+# browser flushing the messages it queued while offline, or a bot posting in bursts, gets
+# its sends into the same group commit instead of one commit each; 32 is far above what
+# the per-socket rate limit lets through in a commit's time, yet 32 of the process's
+# REALTIME_MAX_PENDING_WRITES means one socket alone cannot fill that bound.
+REALTIME_MAX_INFLIGHT_PER_CONNECTION = get_int("REALTIME_MAX_INFLIGHT_PER_CONNECTION", 32)

@@ -7,8 +7,9 @@ only parses, checks and routes; ORM work crosses to threads in realtime.store.ru
 Every frame passes the checks of realtime/frames.py in a fixed order before any handler
 (size, rate limit, parse, authenticate, authorize the topic: the free ones first); topic
 authorization and its caches are the hub's Authorizer (realtime/authorizer.py).  Frames of
-one connection are handled one at a time, so replies come in request order.  Outgoing
-frames wait in a send queue bounded in bytes (realtime/send_queue.py).
+one connection are checked one at a time and answered in request order; the handlers of
+concurrent actions (chat.send) may overlap (realtime/inflight.py).  Outgoing frames wait
+in a send queue bounded in bytes (realtime/send_queue.py).
 """
 
 import asyncio
@@ -25,6 +26,7 @@ from realtime.client_address import client_address
 from realtime.close_codes import CloseCode, close_message
 from realtime.frames import Reply
 from realtime.hub import get_hub
+from realtime.inflight import InFlight
 from realtime.limits import TokenBucket
 from realtime.registry import actions
 from realtime.send_queue import ClientGone, SendQueue
@@ -40,7 +42,7 @@ class RealtimeConsumer:
 
     __slots__ = ("scope", "_send", "id", "user", "user_id", "user_info", "subs", "state",
                  "bucket", "last_frame_at", "out", "closing", "cleaned_up",
-                 "close_code", "hub", "cred", "auth_expires", "started")
+                 "close_code", "hub", "cred", "auth_expires", "started", "inflight")
 
     def __init__(self, scope, send):
         self.scope = scope
@@ -61,6 +63,7 @@ class RealtimeConsumer:
         self.cred = None  # the credential it stands on (realtime.session_auth)
         self.auth_expires = None  # monotonic time its identity expires (None: anonymous)
         self.started = time.monotonic()
+        self.inflight = None  # an InFlight once it has sent a concurrent action
 
     # --- lifecycle -----------------------------------------------------------------
     async def run(self, receive):
@@ -214,7 +217,8 @@ class RealtimeConsumer:
     # --- input -------------------------------------------------------------------------
     async def on_frame(self, text, data):
         """One frame through the checks, in their fixed order (realtime/frames.py), then the
-        handler; its reply, then the step the handler left for after it (Reply.then)."""
+        handler: in a task for a concurrent action (realtime/inflight.py), else here once
+        those in flight are done.  The answer goes out in request order."""
         self.last_frame_at = time.monotonic()
         close, allowed = frames.admit(text, self.bucket)
         if close is not None:
@@ -225,21 +229,45 @@ class RealtimeConsumer:
             frames.read(frame, text, allowed, self.bucket)
             request = await frames.check(self, frame)
             metrics.FRAMES_IN.labels(request.action).inc()
-            result = await self.dispatch(request)
-            then = None
-            if type(result) is Reply:
-                result, then = result.data, result.then
-            if frame.request_id is not None:
-                self.send_json({"type": "reply", "request_id": frame.request_id,
-                                "data": result or {}})
-            if then is not None:
-                then()
+            if frame.action.concurrent:
+                if self.inflight is None:
+                    self.inflight = InFlight(self)
+                await self.inflight.start(frame.request_id, lambda: self.dispatch(request))
+                return
+            if self.inflight is not None:
+                await self.inflight.drained()
+            self.answer(frame.request_id, await self.dispatch(request))
         except ClientGone:
             return  # closed while it waited to write: nobody to answer
         except Exception as exc:
-            body, _ = errors.error_payload(exc, context=f" on connection {self.id}")
-            metrics.ERRORS.labels(body["code"]).inc()
-            self.send_json({"type": "error", "request_id": frame.request_id, "error": body})
+            self.answer(frame.request_id, error=exc)
+
+    def answer(self, request_id, result=None, error=None):
+        """At once, or behind the answers of the concurrent requests still in flight."""
+        if self.inflight is not None and self.inflight.pending():
+            self.inflight.add_ready(request_id, result, error)
+        else:
+            self.answer_now(request_id, result, error)
+
+    def answer_now(self, request_id, result=None, error=None):
+        """Writes a request's reply (then the step its handler left for after it,
+        Reply.then), or its error."""
+        if error is None:
+            then = None
+            if type(result) is Reply:
+                result, then = result.data, result.then
+            if request_id is not None:
+                self.send_json({"type": "reply", "request_id": request_id, "data": result or {}})
+            if then is None:
+                return
+            try:
+                then()
+                return
+            except Exception as exc:
+                error = exc
+        body, _ = errors.error_payload(error, context=f" on connection {self.id}")
+        metrics.ERRORS.labels(body["code"]).inc()
+        self.send_json({"type": "error", "request_id": request_id, "error": body})
 
     async def dispatch(self, request):
         action = actions[request.action]

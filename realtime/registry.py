@@ -63,6 +63,10 @@ class Action:
     # One-line description for docs/protocol.md (its completeness test reads names).
     doc: str = ""
     builtin: bool = False
+    # Whether a socket's requests of this action may run while its earlier ones are still
+    # in flight (realtime/inflight.py; replies stay in request order).  For writes that are
+    # independent and batched (chat.send); others wait until those in flight are done.
+    concurrent: bool = False
 
 
 @dataclass
@@ -161,7 +165,7 @@ def register_topic_kind(name, *, authorize, presence=False, anonymous_read=False
 
 
 def register_action(name, handler, *, topic_kinds=(), access="write", requires_subscription=False,
-                    allow_anonymous=False, is_async=None, doc="", builtin=False):
+                    allow_anonymous=False, is_async=None, doc="", builtin=False, concurrent=False):
     import inspect
 
     if not ACTION_RE.match(name):
@@ -175,7 +179,7 @@ def register_action(name, handler, *, topic_kinds=(), access="write", requires_s
     if not is_async:
         handler = _in_action_pool(handler)
     actions[name] = Action(name, handler, is_async, tuple(topic_kinds), access,
-                           requires_subscription, allow_anonymous, doc, builtin)
+                           requires_subscription, allow_anonymous, doc, builtin, bool(concurrent))
 
 
 def _in_action_pool(handler):

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from chat import services, writes
 from chat.models import Message
-from realtime import outbox, registry, store
+from realtime import WRITES_REFUSED, outbox, registry, store
 from realtime.errors import Forbidden, Invalid, NotFound
 from realtime.models import Event
 from realtime.publish import publish
@@ -191,6 +191,48 @@ async def test_over_the_bound_a_send_is_refused_overloaded_and_its_retry_is_not_
         again = await ws.request("chat.send", "room:lobby", {"body": "hi", "client_id": "x-1"})
         assert again["message"]["id"] == reply["message"]["id"]
     assert await sync_to_async(Message.objects.count)() == 1
+
+
+def _refused():
+    return WRITES_REFUSED.labels("socket")._value.get()
+
+
+async def test_one_sockets_pipelined_sends_fill_the_bound_and_the_rest_are_refused_overloaded(
+        lobby, user, settings, monkeypatch):
+    """Its sends overlap now (chat.send is concurrent), so one socket's burst reaches the
+    write bound while the write path is held, and what is past it is refused, not queued;
+    answers stay in request order and the retries add no duplicate."""
+    settings.REALTIME_MAX_PENDING_WRITES = 3
+    release, original = threading.Event(), writes._write_batch
+
+    def held_batch(sends):
+        release.wait(30)
+        return original(sends)
+
+    monkeypatch.setattr(writes, "_write_batch", held_batch)
+    refused_before = _refused()
+    async with connect_ws(user) as ws:
+        await ws.request("subscribe", "room:lobby")
+        ids = [f"s{n}" for n in range(6)]
+        for request_id in ids:
+            await ws.send({"action": "chat.send", "request_id": request_id, "topic": "room:lobby",
+                           "data": {"body": request_id, "client_id": request_id}})
+        try:
+            await _wait_for(lambda: _refused() - refused_before >= 3)
+            assert writes.gate.pending() == 3  # the bound, not the socket's whole burst
+        finally:
+            release.set()
+        answers = {}
+        while len(answers) < len(ids):
+            frame = await ws.receive(timeout=10)
+            if frame.get("type") in ("reply", "error"):
+                answers[frame["request_id"]] = frame
+        assert list(answers) == ids  # in request order
+        assert [answers[i]["type"] for i in ids] == ["reply"] * 3 + ["error"] * 3
+        assert {answers[i]["error"]["code"] for i in ids[3:]} == {"overloaded"}
+        for request_id in ids:  # the client's retries, same client_id: nothing doubles
+            await ws.request("chat.send", "room:lobby", {"body": request_id, "client_id": request_id})
+    assert sorted(await sync_to_async(lambda: list(Message.objects.values_list("body", flat=True)))()) == ids
 
 
 def test_rest_write_over_the_bound_is_503_with_retry_after(lobby, user, api_as, settings):
