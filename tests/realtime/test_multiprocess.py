@@ -11,12 +11,15 @@ from asgiref.sync import sync_to_async
 from realtime.models import Connection
 from realtime.publish import publish
 from realtime.tasks import sweep_connections
+from tests.realtime.conftest import FAST_TIMERS
 from tests.servers import connect_client
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 # Seconds the servers' heartbeat takes (tests/realtime/conftest.py FAST_TIMERS).
 HEARTBEAT = 1.0
+# Seconds an instance lease outlives its last renewal (FAST_TIMERS too).
+STALE_AFTER = float(FAST_TIMERS["REALTIME_CONNECTION_STALE_AFTER"])
 
 
 def seqs(events):
@@ -137,10 +140,14 @@ async def test_presence_spans_processes_and_a_killed_process_leaves_within_two_h
             ("presence.leave", None, ["bob"])
         assert await watcher.silent(1.5 * HEARTBEAT)  # announced once, by one process
 
-        # The sweep closes B's rows once B's instance lease lapsed (it is no longer
-        # renewed); A's live rows stay open.
-        await asyncio.sleep(3.5)  # REALTIME_CONNECTION_STALE_AFTER=3
-        assert await sync_to_async(sweep_connections)() == 1
+        # The sweep closes B's rows once B's instance lease lapsed (no longer renewed, it
+        # ends STALE_AFTER after B's last renewal, at most a heartbeat before the kill);
+        # A's live rows stay open.
+        deadline = killed + STALE_AFTER + HEARTBEAT + 2
+        while not (swept := await sync_to_async(sweep_connections)()):
+            assert time.monotonic() < deadline, "B's lease never lapsed"
+            await asyncio.sleep(0.1)
+        assert swept == 1
         bob_row = await sync_to_async(Connection.objects.get)(user=bob)
         assert bob_row.closed_at is not None and bob_row.close_code == 1006
         assert await sync_to_async(Connection.objects.filter(
