@@ -94,7 +94,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
     server processes the tests start).  Nothing a test observes changes: a commit is visible
     to other sessions at once either way; only a crash of the machine could lose the last
     commits of a database that is dropped at the end of the run anyway.  SQLite's test
-    database does the same with PRAGMA synchronous=NORMAL (project/env.py)."""
+    database does the same with PRAGMA synchronous=NORMAL (project/env.py).  Also counts the
+    rows migrate left in KEPT_TABLES (see _flush_after_transactional_tests)."""
     from django.db import connections
 
     with django_db_blocker.unblock():
@@ -106,31 +107,57 @@ def django_db_setup(django_db_setup, django_db_blocker):
                 # Connections opened before (the migrations') keep the old value: reopen.
                 conn.close_pool()
                 conn.close()
+            _kept_rows[conn.alias] = _count_rows(conn, _kept_tables(conn))
     yield
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _flush_tables_with_delete():
-    """Transactional tests end by emptying every table (Django's flush).  On PostgreSQL
-    Django does it with one TRUNCATE of all tables, which replaces every table's files:
-    far slower than a DELETE of the few rows a test leaves.  Django creates foreign keys
-    DEFERRABLE INITIALLY DEFERRED and the flush runs in one transaction, so the tables
-    may be emptied in any order.  A flush that resets sequences or cascades (not what
-    pytest-django's transactional tests ask for) keeps Django's TRUNCATE."""
-    from django.db.backends.postgresql.operations import DatabaseOperations
+# Tables the flush after a transactional test keeps as migrate filled them: the content
+# types and permissions, which Django's flush deletes and then re-creates (its post_migrate
+# handlers, dozens of queries) after every such test.
+KEPT_TABLES = ("django_content_type", "auth_permission")
+_kept_rows = {}  # database alias -> {table: its row count after migrate}
 
-    original = DatabaseOperations.sql_flush
 
-    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
-        if reset_sequences or allow_cascade:
-            return original(self, style, tables, reset_sequences=reset_sequences,
-                            allow_cascade=allow_cascade)
-        return [f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};"
-                for table in tables]
+def _kept_tables(conn):
+    return [table for table in KEPT_TABLES if table in conn.introspection.table_names()]
 
-    DatabaseOperations.sql_flush = sql_flush
-    yield
-    DatabaseOperations.sql_flush = original
+
+def _count_rows(conn, tables):
+    counts = {}
+    with conn.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"SELECT COUNT(*) FROM {conn.ops.quote_name(table)}")
+            counts[table] = cursor.fetchone()[0]
+    return counts
+
+
+def _delete_rows(conn, tables):
+    """Empties `tables` in one transaction.  Django creates foreign keys DEFERRABLE
+    INITIALLY DEFERRED, so the order does not matter.  Django's flush on PostgreSQL is one
+    TRUNCATE of every table, which replaces all their files: far slower than deleting the
+    few rows a test leaves (on SQLite Django's flush is these DELETEs too)."""
+    from django.db import transaction
+
+    with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"DELETE FROM {conn.ops.quote_name(table)}")
+
+
+def _flush(test):
+    """What Django's flush after a transactional test leaves, without its cost: every table
+    empty but KEPT_TABLES, which hold what post_migrate would re-create.  Should a test have
+    changed how many rows they hold, they are emptied and re-created as Django does."""
+    from django.core.management.sql import emit_post_migrate_signal
+    from django.db import connections
+
+    for alias in test._databases_names(include_mirrors=False):
+        conn = connections[alias]
+        tables = conn.introspection.django_table_names(only_existing=True, include_views=False)
+        kept = _kept_tables(conn)
+        _delete_rows(conn, [table for table in tables if table not in kept])
+        if _count_rows(conn, kept) != _kept_rows.get(alias):
+            _delete_rows(conn, kept)
+            emit_post_migrate_signal(0, False, alias)
 
 
 @pytest.fixture
@@ -146,11 +173,12 @@ def open_kind():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _retry_table_flush_on_deadlock():
-    """Transactional tests end by flushing every table (TRUNCATE on PostgreSQL).  Server
+def _flush_after_transactional_tests():
+    """Transactional tests end by emptying every table: _flush, unless a test asks for
+    Django's own variants (available_apps, serialized_rollback; none here so far).  Server
     processes the tests started (daphne, Celery workers) keep writing meanwhile (the
-    connection log, heartbeats), and PostgreSQL may pick the TRUNCATE as a deadlock
-    victim: retry it instead of failing an unrelated test."""
+    connection log, heartbeats), and PostgreSQL may pick the flush as a deadlock victim:
+    it is retried instead of failing an unrelated test."""
     import time
 
     from django.test import TransactionTestCase
@@ -158,9 +186,10 @@ def _retry_table_flush_on_deadlock():
     original = TransactionTestCase._fixture_teardown
 
     def teardown(self):
+        plain = self.available_apps is None and not self.serialized_rollback
         for attempt in range(5):
             try:
-                return original(self)
+                return _flush(self) if plain else original(self)
             except Exception as exc:
                 if "deadlock detected" not in str(exc) or attempt == 4:
                     raise
