@@ -74,14 +74,16 @@ def live_servers(django_db_setup, django_db_blocker):
     var_dir = Path(tempfile.mkdtemp(prefix="switchboard-e2e-"))
     env = {"DATABASE_URL": db_url, "REDIS_URL": settings.REDIS_URL, "SECRET_KEY": settings.SECRET_KEY,
            "SWITCHBOARD_VAR_DIR": str(var_dir), "DEBUG": "0", "DJANGO_ALLOW_ASYNC_UNSAFE": ""}
-    # DEBUG is off, as in production: whitenoise serves the collected files.
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT,
-                   env=server_env(env), check=True)
     worker = Process([sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "solo",
                       "--loglevel", "INFO", "--without-gossip", "--without-mingle",
                       "--hostname", f"e2e-{os.getpid()}@%h"], server_env(env), "celery-e2e")
     server = None
     try:
+        # DEBUG is off, as in production: whitenoise serves the collected files, collected
+        # before daphne starts (it lists them once); the worker, which needs none, starts
+        # meanwhile.
+        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT,
+                       env=server_env(env), check=True)
         # The real application plus the test-only topic kind open:<key> (test_client.py).
         server = start_daphne(env=env, app=APP_WITH_OPEN_KIND)
         _wait_for_worker(worker)
