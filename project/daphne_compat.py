@@ -1,5 +1,5 @@
 """daphne fixes: RFC 6455 close codes (1001, 1008, 1009, 1011), backpressure on `send()`,
-and no per-frame log formatting.
+no per-frame log formatting, and a frame written to an idle socket at once.
 
 Autobahn (under daphne) refuses any application close code but 1000 and 3000-4999, so a
 `websocket.close` with 1001 (going away), 1009 (message too big) or 1011 (server error)
@@ -18,6 +18,14 @@ and the application's `send()` of a frame returns only while the gate is open --
 uvicorn, whose websockets-sansio `send()` waits while the transport is paused.  The
 consumer's send queue (realtime/send_queue.py) then sees the bytes a client leaves
 unread, and closes it 4503.
+
+Write-through: Twisted's `transport.write()` only buffers and registers the socket for
+writing; the reactor sends on its next turn and unregisters it.  Each frame to an idle
+socket thus cost two epoll_ctl calls and a reactor turn besides its send (a large part of
+the event loop's time in the chat-rooms bench's profile, docs/performance.md).  When nothing is buffered
+the bytes go to the socket at once, as asyncio's transports do; what the socket does not
+take is buffered the usual way (with the producer pause above), so order, partial writes
+and backpressure are Twisted's own.
 """
 
 import asyncio
@@ -55,6 +63,7 @@ def patch():
 
     WebSocketProtocol.serverClose = server_close
     _add_backpressure(WebSocketProtocol)
+    _write_through()
     WebSocketProtocol._switchboard_patched = True
     _quiet_autobahn_highlighting()
 
@@ -117,6 +126,26 @@ def _add_backpressure(WebSocketProtocol):
 
     WebSocketProtocol.onConnect = on_connect
     Server.handle_reply = handle_reply
+
+
+def _write_through():
+    """TCP transports send at once what arrives while nothing waits in their buffer."""
+    from twisted.internet.tcp import Connection
+
+    buffered_write = Connection.write
+
+    def write(self, data):
+        if (type(data) is bytes and data and not self._tempDataLen
+                and self.offset == len(self.dataBuffer) and self.connected
+                and not self.disconnecting and not self._writeDisconnected):
+            sent = self.writeSomeData(data)
+            if type(sent) is int:  # else the connection is lost: the buffered path reports it
+                if sent == len(data):
+                    return
+                data = data[sent:]
+        buffered_write(self, data)
+
+    Connection.write = write
 
 
 def _quiet_autobahn_highlighting():
