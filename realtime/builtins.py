@@ -99,7 +99,7 @@ def register():
     register_action("ping", ping, allow_anonymous=True, builtin=True,
                     doc="Keepalive; replies with the server time in ms.")
     register_action("subscribe", subscribe, topic_kinds=("*",), access="read",
-                    allow_anonymous=True, builtin=True,
+                    allow_anonymous=True, builtin=True, fresh_authorization=True,
                     doc="Joins a topic, replaying events after `since` when given.")
     register_action("unsubscribe", unsubscribe, topic_kinds=("*",), access="read",
                     allow_anonymous=True, builtin=True, doc="Leaves a topic.")

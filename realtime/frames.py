@@ -88,7 +88,7 @@ async def check(conn, frame):
         if action.requires_subscription and topic not in conn.subs:
             raise errors.NotSubscribed(f"Subscribe to {topic} first.", field="topic")
         await conn.hub.authorizer.check(conn, topic, kind, key, action.access,
-                                        fresh=name == "subscribe")
+                                        fresh=action.fresh_authorization)
     return ActionRequest(name, frame.request_id, topic, kind, key, frame.data, conn.user,
                          conn.id, conn.state, conn)
 

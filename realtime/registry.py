@@ -67,6 +67,9 @@ class Action:
     # in flight (realtime/inflight.py; replies stay in request order).  For writes that are
     # independent and batched (chat.send); others wait until those in flight are done.
     concurrent: bool = False
+    # Whether the topic's authorization is asked afresh on every call instead of from the
+    # connection's cache (subscribe: rights may have changed since the last one).
+    fresh_authorization: bool = False
 
 
 @dataclass
@@ -165,7 +168,8 @@ def register_topic_kind(name, *, authorize, presence=False, anonymous_read=False
 
 
 def register_action(name, handler, *, topic_kinds=(), access="write", requires_subscription=False,
-                    allow_anonymous=False, is_async=None, doc="", builtin=False, concurrent=False):
+                    allow_anonymous=False, is_async=None, doc="", builtin=False, concurrent=False,
+                    fresh_authorization=False):
     import inspect
 
     if not ACTION_RE.match(name):
@@ -179,7 +183,8 @@ def register_action(name, handler, *, topic_kinds=(), access="write", requires_s
     if not is_async:
         handler = _in_action_pool(handler)
     actions[name] = Action(name, handler, is_async, tuple(topic_kinds), access,
-                           requires_subscription, allow_anonymous, doc, builtin, bool(concurrent))
+                           requires_subscription, allow_anonymous, doc, builtin, bool(concurrent),
+                           bool(fresh_authorization))
 
 
 def _in_action_pool(handler):
