@@ -13,6 +13,8 @@
 //    the indicator, a ping every 25 s that also detects half-open sockets.
 //  - A retry: true request answered `overloaded` is resent after retry_after (same frame,
 //    same client_id) until its timeout: the server refused it before writing anything.
+//    The topic's later retry: true requests are held until it is answered, then follow
+//    in order, so listeners see a user's messages in the order they were sent.
 //  - The socket's identity is renewed in place before the server's REALTIME_AUTH_MAX_AGE
 //    runs out (auth.refresh with a fresh ticket): no reconnect, no resubscribe.
 //
