@@ -77,7 +77,10 @@ class Ctx:
                 try:
                     conn = await self.target.open(room, kind)
                 except Exception as e:  # count and go on: failures are a result too
-                    fails[type(e).__name__] += 1
+                    # a close's code tells why (4401: the ticket was refused)
+                    code = getattr(e, "code", None)
+                    fails[type(e).__name__ + (f": closed with {code}" if isinstance(code, int)
+                                              else "")] += 1
                     return None
                 times.append((time.perf_counter() - t0) * 1000)
                 return conn

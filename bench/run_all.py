@@ -7,9 +7,13 @@ generator, then the generated part of docs/performance.md is rewritten.
     .venv/bin/python -m bench.run_all --quick --no-docs   # tiny sizes: checks the tooling
 
 Services: PostgreSQL at DATABASE_URL (default postgres://postgres@127.0.0.1:5432/bench; the
-database is created if missing and migrated) and Redis at REDIS_URL (default db 14 of the
-local Redis; the baseline uses db 15).  When either is not reachable it falls back to SQLite
-in a temp dir / an embedded redis-server on a unix socket, and says so in the report.
+database is created if missing and migrated) and Redis at REDIS_URL (the baseline uses db 15
+of the same server).  With REDIS_URL unset the set starts a redis-server of its own on a
+free loopback port (db 14), not the machine's shared one: any other process may empty a
+shared db mid-run, and the connect storms' 4401s were their pre-issued tickets gone from it
+(a row of ours whose db was emptied meanwhile is marked redis_emptied: bench/runs.py).
+When either is not reachable it falls back to SQLite in a temp dir / an embedded
+redis-server on a unix socket, and says so in the report.
 
 Every run gets a fresh server process (memory and caches of one run don't leak into the
 next) and is bounded by the load generator's own limits plus a subprocess timeout.
@@ -38,7 +42,8 @@ from bench.runs import run_entry, run_ingest
 
 PY = sys.executable
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
+# The db of Switchboard's keys on whichever Redis the set uses (the baseline: 15).
+BENCH_REDIS_DB = 14
 BASELINE_REDIS_DB = 15
 
 # --- services ------------------------------------------------------------------------------
@@ -54,8 +59,11 @@ class Services:
         self.secret = secrets.token_urlsafe(40)
 
     def _redis(self, url, stack):
+        """The Redis of the set: REDIS_URL when set, else a private one (module docstring)."""
         import redis
 
+        if not url:
+            return self._private_redis(stack)
         try:
             redis.Redis.from_url(url, socket_timeout=2).ping()
             return url
@@ -67,7 +75,22 @@ class Services:
             stack.callback(embedded_redis.stop, proc, sock)
             self.notes.append(f"Redis at {url} unreachable ({type(exc).__name__}): embedded "
                               "redis-server on a unix socket")
-            return f"unix://{sock}?db=14"
+            return f"unix://{sock}?db={BENCH_REDIS_DB}"
+
+    def _private_redis(self, stack):
+        """A redis-server of the set's own, on TCP as a deployment's Redis is (the embedded
+        binary, nothing persisted); stopped when the set ends."""
+        import socket
+
+        from project import embedded_redis
+
+        with socket.socket() as s:  # a free port (nothing else binds it in the meantime)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        sock = os.path.join(self.dir, "redis.sock")
+        proc = embedded_redis.start(sock, port=port)
+        stack.callback(embedded_redis.stop, proc, sock)
+        return f"redis://127.0.0.1:{port}/{BENCH_REDIS_DB}"
 
     def baseline_redis(self):
         """The same Redis server, the baseline's own db."""
@@ -174,7 +197,7 @@ def main(argv=None):
     rows = []
     with ExitStack() as stack, open(args.out, "a") as out:
         svc = Services(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE,
-                       os.environ.get("REDIS_URL") or DEFAULT_REDIS, stack)
+                       os.environ.get("REDIS_URL"), stack)
         log = os.path.join(svc.dir, "servers.log")
         prep = svc.prepare()
         svc.user_id = prep["user_id"]

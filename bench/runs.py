@@ -27,6 +27,26 @@ def flush_redis(url, allowed=(14, 15)):
     r.close()
 
 
+# A key written before each row of ours and looked for after it: gone means something else
+# emptied the row's Redis db meanwhile (another process's FLUSHDB on a shared Redis), which
+# voids the tickets issued before the clock started: the row's 4401s are not the server's.
+CANARY_KEY = "sb:bench:canary"
+
+
+def plant_canary(url):
+    import redis
+
+    with redis.Redis.from_url(url) as r:
+        r.set(CANARY_KEY, b"1")
+
+
+def canary_intact(url):
+    import redis
+
+    with redis.Redis.from_url(url) as r:
+        return bool(r.exists(CANARY_KEY))
+
+
 def loadgen_cmd(entry, urls, pids, svc, redis_url=None):
     opts = []
     for o in entry["opts"]:
@@ -80,6 +100,9 @@ def run_entry(entry, svc, log):
             servers.append(stack.enter_context(start_server(
                 entry["server"], redis_url=redis_url, cpus=entry["cpus"], log=log, timeout=60, **kw)))
         time.sleep(0.5)
+        watched = svc.redis_url if entry["target"] == "ours" and entry["redis"] == "single" else None
+        if watched:
+            plant_canary(watched)
         cmd = loadgen_cmd(entry, [s.url for s in servers], [s.pid for s in servers], svc, mint_url)
         shown = " ".join(c.replace(PY, "$PY") for c in cmd)
         print(f"$ {shown}", file=sys.stderr, flush=True)
@@ -91,6 +114,10 @@ def run_entry(entry, svc, log):
             row = json.loads(lines[-1]) if lines else {"error": f"rc={p.returncode} {p.stderr[-400:]}"}
         except subprocess.TimeoutExpired:
             row = {"error": "timeout"}
+        if watched and not canary_intact(watched):
+            row["redis_emptied"] = True
+            print(f"{entry['id']}: its Redis db was emptied by another process during the run "
+                  "(its tickets with it): discard the row", file=sys.stderr, flush=True)
     row.update(id=entry["id"], server=entry["server"], servers=entry["servers"], cpus=entry["cpus"],
                note=entry["note"], wall_s=round(time.time() - t0, 1), command=shown,
                at=time.strftime("%Y-%m-%dT%H:%M:%S"))
