@@ -125,8 +125,8 @@ def start_server(kind, port, log):
 
 
 async def connect_all(run, args, port, users):
-    import websockets
     from asgiref.sync import sync_to_async
+    from websockets.asyncio.client import connect
 
     from realtime.auth import issue_ticket
 
@@ -136,8 +136,8 @@ async def connect_all(run, args, port, users):
     async def one(n):
         room = f"room:soak-{n % args.rooms}"
         ticket = await sync_to_async(issue_ticket, thread_sensitive=False)(users[n % len(users)])
-        ws = await websockets.connect(f"ws://127.0.0.1:{port}/ws/?ticket={ticket}", max_queue=None,
-                                      open_timeout=60, ping_interval=25, ping_timeout=60)
+        ws = await connect(f"ws://127.0.0.1:{port}/ws/?ticket={ticket}", max_queue=None,
+                           open_timeout=60, ping_interval=25, ping_timeout=60)
         client = Client(run, ws, room)
         reply = await client.request("subscribe", room, {})
         if reply["type"] != "reply":
@@ -167,9 +167,7 @@ async def soak(args, port, server_pid, users):
     while run.delivered < run.expected and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     rss_end = server.memory_info().rss
-    for client in clients:
-        await client.ws.close()
-    await asyncio.gather(*(c.reader for c in clients), return_exceptions=True)
+    await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
     per_minute = [{"minute": m, "deliveries": len(v), "p50_ms": round(pct(v, 0.5) * 1000, 1),
                    "p99_ms": round(pct(v, 0.99) * 1000, 1)} for m, v in sorted(run.latency.items())]
     everything = [x for v in run.latency.values() for x in v]

@@ -1,10 +1,17 @@
-"""The soak's client side (bench/soak.py): its bookkeeping, one socket's reader and
-requests, and the steady sending."""
+"""The soak's client side (bench/soak.py): its bookkeeping, one socket (over the client
+library's raw core, as every bench connection) and the steady sending."""
 import asyncio
-import itertools
 import secrets
 import time
 from collections import Counter, defaultdict
+
+from switchboard_client.protocol import ConnectionClosed
+
+from bench.adapters import Conn
+
+# Seconds a soak request (subscribe, chat.send) may wait for its answer: a loaded server
+# answers within seconds; longer means the run is measuring a failure.
+REQUEST_TIMEOUT = 30.0
 
 
 class Run:
@@ -23,52 +30,48 @@ class Run:
 
 
 class Client:
+    """One soak socket: bench/adapters.py's Conn (the client library's raw core) in reader
+    mode, so its requests run concurrently and their replies settle them; every other
+    frame is counted by on_frame().  `reader` ends at the close, counted by its code."""
+
     def __init__(self, run, ws, room):
-        self.run, self.ws, self.room = run, ws, room
-        self.ids = itertools.count(1)
-        self.waiting = {}
+        self.run, self.room = run, room
+        self.conn = Conn(ws, room, room)
         self.last_seq = None
-        self.reader = asyncio.ensure_future(self.read())
+        self.reader = self.conn.core.start_reader(self.on_frame)
+        self.reader.add_done_callback(self._closed)
 
-    async def read(self):
-        import orjson
-
+    def on_frame(self, frame):
+        """An event (or an answer nobody waits for) read by the core's reader."""
+        if frame.get("type") != "event":
+            return
         run = self.run
+        seq = frame.get("seq")
+        if seq is not None:
+            if self.last_seq is not None and seq != self.last_seq + 1:
+                run.disorder += 1
+            self.last_seq = seq
+        if frame.get("event") == "chat.message":
+            sent = run.sent.get(frame["data"]["message"]["body"])
+            if sent is not None:
+                now = time.monotonic()
+                run.delivered += 1
+                run.latency[int((now - run.t0) // 60)].append(now - sent[1])
+
+    def _closed(self, _reader):
+        code = self.conn.core.closed_with
+        self.run.closes[str(code if code is not None else self.conn.ws.close_code)] += 1
+
+    async def request(self, action, topic, data, timeout=REQUEST_TIMEOUT):
+        """The reply or error frame; an error frame `connection_closed` when the socket
+        closed first (RequestTimeout, a TimeoutError, after `timeout` seconds)."""
         try:
-            async for text in self.ws:
-                frame = orjson.loads(text)
-                kind = frame.get("type")
-                if kind == "event":
-                    if frame.get("seq") is not None:
-                        if self.last_seq is not None and frame["seq"] != self.last_seq + 1:
-                            run.disorder += 1
-                        self.last_seq = frame["seq"]
-                    if frame.get("event") == "chat.message":
-                        sent = run.sent.get(frame["data"]["message"]["body"])
-                        if sent is not None:
-                            now = time.monotonic()
-                            run.delivered += 1
-                            run.latency[int((now - run.t0) // 60)].append(now - sent[1])
-                elif kind in ("reply", "error"):
-                    future = self.waiting.pop(frame.get("request_id"), None)
-                    if future is not None and not future.done():
-                        future.set_result(frame)
-        except Exception:
-            pass
-        finally:
-            run.closes[str(self.ws.close_code)] += 1
-            for future in self.waiting.values():
-                if not future.done():
-                    future.set_result({"type": "error", "error": {"code": "connection_closed"}})
+            return await self.conn.core.request(action, topic, data, timeout=timeout, raw=True)
+        except ConnectionClosed:
+            return {"type": "error", "error": {"code": "connection_closed"}}
 
-    async def request(self, action, topic, data, timeout=30.0):
-        import orjson
-
-        request_id = f"r{next(self.ids)}"
-        future = self.waiting[request_id] = asyncio.get_running_loop().create_future()
-        await self.ws.send(orjson.dumps({"action": action, "request_id": request_id, "topic": topic,
-                                         "data": data}).decode())
-        return await asyncio.wait_for(future, timeout)
+    async def close(self):
+        await self.conn.close()
 
 
 async def send_steadily(run, clients, args):

@@ -1,9 +1,12 @@
 """The bench tooling runs against the real server (a smoke test, not a measurement: no
 figure is asserted beyond "every message arrived, in order")."""
 
+import argparse
+import asyncio
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -165,3 +168,36 @@ def test_report_renders_rows_into_the_docs_block(tmp_path):
     assert "prose" in text and "more prose" in text and "stale-block" not in text
     assert "| deliveries/s, 100 subs | 3.00× |" in text
     assert "ws://127.0.0.1:PORT/ws --server-pid PID" in text
+
+
+def test_soak_clients_count_a_rooms_deliveries_in_seq_order_and_their_closes(bench_server):
+    from django.contrib.auth import get_user_model
+    from websockets.asyncio.client import connect
+
+    from bench.soak_clients import Client, Run, send_steadily
+    from realtime.auth import issue_ticket
+
+    server, _, info = bench_server
+    user = get_user_model().objects.get(pk=info["user_id"])
+    tickets = [issue_ticket(user) for _ in range(3)]
+    run = Run(1)
+
+    async def soak():
+        clients = []
+        for ticket in tickets:
+            client = Client(run, await connect(f"{server.ws_url}?ticket={ticket}"), "room:bench")
+            assert (await client.request("subscribe", "room:bench", {}))["type"] == "reply"
+            run.members["room:bench"] += 1
+            clients.append(client)
+        run.t0 = time.monotonic()
+        await send_steadily(run, clients, argparse.Namespace(rate=20, duration=0.5))
+        async with asyncio.timeout(20):  # deliveries in flight after the last answer
+            while run.delivered < run.expected:
+                await asyncio.sleep(0.05)
+        await asyncio.gather(*(c.close() for c in clients))
+
+    asyncio.run(soak())
+    assert run.errors == {} and len(run.sent) >= 5, run.errors
+    assert run.delivered == run.expected == len(run.sent) * 3
+    assert run.disorder == 0 and run.closes == {"1000": 3}
+    assert all(run.latency.values())
