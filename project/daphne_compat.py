@@ -129,7 +129,8 @@ def _add_backpressure(WebSocketProtocol):
 
 
 def _write_through():
-    """TCP transports send at once what arrives while nothing waits in their buffer."""
+    """TCP transports send at once what arrives while nothing waits in their buffer (not
+    over startTLS, whose write encrypts: plaintext must never skip it)."""
     from twisted.internet.tcp import Connection
 
     buffered_write = Connection.write
@@ -137,7 +138,7 @@ def _write_through():
     def write(self, data):
         if (type(data) is bytes and data and not self._tempDataLen
                 and self.offset == len(self.dataBuffer) and self.connected
-                and not self.disconnecting and not self._writeDisconnected):
+                and not self.disconnecting and not self._writeDisconnected and not self.TLS):
             sent = self.writeSomeData(data)
             if type(sent) is int:  # else the connection is lost: the buffered path reports it
                 if sent == len(data):
