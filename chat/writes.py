@@ -144,8 +144,12 @@ class _Batcher:
     def submit(self, send):
         token = gate.enter("socket")
         future = self.loop.create_future()
-        self.queue.append((send, future, token, (send["author"].pk, send["room"])))
-        self._start()
+        key = (send["author"].pk, send["room"])
+        self.queue.append((send, future, token, key))
+        # A pair with a batch in flight waits for it (and everything queued before it waits
+        # already, or _start would have taken it): only _finished can start anything then.
+        if key not in self.busy:
+            self._start()
         return future
 
     def _start(self):
