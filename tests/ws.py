@@ -65,6 +65,10 @@ class CommunicatorTransport:
             try:
                 async with asyncio.timeout(timeout):
                     await asyncio.wait((getter, app), return_when=asyncio.FIRST_COMPLETED)
+            except TimeoutError:
+                # An item taken in the same turn as the timeout is returned, not dropped.
+                if not getter.done() or getter.cancelled():
+                    raise
             finally:
                 # A queue.get() cancelled before it ran leaves its item in the queue.
                 if not getter.done():
