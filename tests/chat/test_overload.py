@@ -13,7 +13,7 @@ from chat import writes
 from chat.models import Message
 from realtime import WRITES_REFUSED, outbox, registry, store
 from realtime.publish import publish
-from tests.chat.socket_helpers import events_of, wait_for
+from tests.socket_waits import events_of, wait_for
 from tests.ws import ProtocolErrorFrame, connect_ws
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hub_cleanup")]

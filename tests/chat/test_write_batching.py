@@ -11,7 +11,7 @@ from chat import services
 from chat.models import Message
 from realtime.errors import Forbidden, Invalid, NotFound
 from realtime.models import Event
-from tests.chat.socket_helpers import events_of
+from tests.socket_waits import events_of
 from tests.ws import connect_ws
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hub_cleanup")]

@@ -3,12 +3,12 @@ request order whatever order handlers finish in, other actions wait for those in
 and at most REALTIME_MAX_INFLIGHT_PER_CONNECTION run at once."""
 
 import asyncio
-import time
 
 import pytest
 from asgiref.sync import sync_to_async
 
 from realtime import registry
+from tests.socket_waits import wait_for
 from tests.ws import connect_ws
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hub_cleanup")]
@@ -42,14 +42,6 @@ def held():
     registry.actions.pop("test.held", None)
 
 
-async def _until(predicate, timeout=10.0):
-    """Polls until predicate() is true (a deadline, not a sleep as synchronisation)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        await asyncio.sleep(0.01)
-
-
 async def _send_held(ws, n):
     await ws.send({"action": "test.held", "request_id": f"h{n}", "data": {"n": n}})
 
@@ -67,10 +59,10 @@ async def test_replies_come_in_request_order_while_handlers_finish_out_of_order(
     async with connect_ws(await sync_to_async(make_user)()) as ws:
         for n in (1, 2, 3):
             await _send_held(ws, n)
-        await _until(lambda: len(held.started) == 3)  # all three run at once
+        await wait_for(lambda: len(held.started) == 3)  # all three run at once
         held.release(3)
         held.release(2)
-        await _until(lambda: held.finished == [3, 2])
+        await wait_for(lambda: held.finished == [3, 2])
         assert await ws.expect_silence(0.2)  # 3 and 2 are done, but 1 is not answered yet
         held.release(1)
         answers = await _answers(ws, 3)
@@ -82,7 +74,7 @@ async def test_an_error_answer_waits_behind_the_requests_in_flight(held, make_us
     async with connect_ws(await sync_to_async(make_user)()) as ws:
         await _send_held(ws, 1)
         await ws.send({"action": "no.such.action", "request_id": "bad"})
-        await _until(lambda: held.started == [1])
+        await wait_for(lambda: held.started == [1])
         assert await ws.expect_silence(0.2)
         held.release(1)
         answers = await _answers(ws, 2)
@@ -95,7 +87,7 @@ async def test_a_later_subscribe_waits_for_the_earlier_requests_in_flight(held, 
         await _send_held(ws, 1)
         await _send_held(ws, 2)
         await ws.send({"action": "subscribe", "request_id": "sub", "topic": "open:later"})
-        await _until(lambda: held.started == [1, 2])
+        await wait_for(lambda: held.started == [1, 2])
         assert await ws.expect_silence(0.3)  # the subscribe is neither run nor answered
         held.release(2)
         held.release(1)
@@ -109,10 +101,10 @@ async def test_at_most_the_cap_runs_at_once_and_the_next_starts_when_one_finishe
     async with connect_ws(await sync_to_async(make_user)()) as ws:
         for n in (1, 2, 3, 4):
             await _send_held(ws, n)
-        await _until(lambda: held.started == [1, 2])
+        await wait_for(lambda: held.started == [1, 2])
         assert await ws.expect_silence(0.2) and held.started == [1, 2]
         held.release(1)
-        await _until(lambda: held.started == [1, 2, 3])
+        await wait_for(lambda: held.started == [1, 2, 3])
         assert held.started == [1, 2, 3]
         for n in (2, 3, 4):
             held.release(n)

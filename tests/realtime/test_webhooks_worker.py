@@ -19,6 +19,7 @@ from tests.realtime.webhook_receiver import register, verify
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 receiver = webhook_fixtures.receiver  # the real HTTP receiver fixture
+room = webhook_fixtures.room
 celery_worker = feeds_fixtures.celery_worker  # celery_worker(**env) -> a started Worker
 WORKER_ENV = {"WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "1"}
 
@@ -30,9 +31,6 @@ def wait_until(condition, timeout=30, what="condition"):
         time.sleep(0.05)
 
 
-@pytest.fixture
-def room(staff):
-    return chat.room_create(creator=staff, slug="lobby", name="Lobby")
 
 
 def test_a_worker_delivers_each_message_signed_in_order(receiver, celery_worker, staff, room):

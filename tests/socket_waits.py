@@ -1,4 +1,4 @@
-"""Waiting on sockets in the chat tests: deadlines, never sleeps as synchronisation."""
+"""Waiting on sockets in the tests: deadlines, never sleeps as synchronisation."""
 
 import asyncio
 import time
