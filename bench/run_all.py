@@ -37,7 +37,7 @@ if __package__ in (None, ""):
 
 from bench import report
 from bench.matrix import FAST_SENDER, INGEST_ID, MATRIX, quick  # noqa: F401 (FAST_SENDER: tests)
-from bench.run_servers import ROOT
+from bench.run_servers import ROOT, free_port
 from bench.runs import run_entry, run_ingest
 
 PY = sys.executable
@@ -80,13 +80,9 @@ class Services:
     def _private_redis(self, stack):
         """A redis-server of the set's own, on TCP as a deployment's Redis is (the embedded
         binary, nothing persisted); stopped when the set ends."""
-        import socket
-
         from project import embedded_redis
 
-        with socket.socket() as s:  # a free port (nothing else binds it in the meantime)
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         sock = os.path.join(self.dir, "redis.sock")
         proc = embedded_redis.start(sock, port=port)
         stack.callback(embedded_redis.stop, proc, sock)

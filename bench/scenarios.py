@@ -4,6 +4,8 @@ import asyncio
 import importlib
 import time
 
+from bench.metrics import pct
+
 
 async def idle(ctx):
     a = ctx.args
@@ -28,11 +30,9 @@ async def connect_storm(ctx):
     conns, fails, times = await ctx.open_many([a.room] * a.clients)
     took = time.perf_counter() - t0
     times.sort()
-    def pick(q):
-        return (round(times[min(len(times) - 1, int(q * len(times)))], 2)
-                if times else None)
     out = ctx.result("connect", len(conns), connects_per_s=round(len(conns) / took, 1),
-                     connect_s=round(took, 3), connect_p50_ms=pick(0.5), connect_p99_ms=pick(0.99),
+                     connect_s=round(took, 3), connect_p50_ms=pct(times, 0.5),
+                     connect_p99_ms=pct(times, 0.99),
                      concurrency=a.concurrency, connect_failures=fails)
     await ctx.close_all(conns)
     return out

@@ -118,7 +118,7 @@ class Connection:
             return self._pushback.popleft()
         if self.closed_with is not None:
             raise ConnectionClosed(self.closed_with)
-        got = await (self.transport.recv() if timeout is None else self.transport.recv(timeout))
+        got = await self.transport.recv(timeout)
         if got.__class__ is Closed:
             self._on_closed(got.code)
             raise ConnectionClosed(got.code)
