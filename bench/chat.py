@@ -22,7 +22,7 @@ import time
 from collections import Counter
 
 from bench.adapters import dumps
-from bench.metrics import Stats
+from bench.metrics import Stats, quiesce_gc
 
 
 def _options(extra):
@@ -145,6 +145,7 @@ async def _run(ctx, name, listen_rooms, send_rooms, drive, **info):
     senders = [Sender(ctx, c, i) for i, c in enumerate(conns)]
     readers += [asyncio.create_task(s.read()) for s in senders]
     await asyncio.sleep(a.settle)
+    quiesce_gc()
     ctx.mon.start()
     t0 = time.time()
     await asyncio.gather(*(drive(s, t0) for s in senders))

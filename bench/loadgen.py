@@ -33,7 +33,7 @@ if __package__ in (None, ""):  # also runnable as `python bench/loadgen.py`
 from bench import chat, options, scenarios
 from bench.adapters import TARGETS, dumps
 from bench.external_publisher import ExternalPublisher, publisher_mode
-from bench.metrics import Monitor, Stats, raise_nofile
+from bench.metrics import Monitor, Stats, quiesce_gc, raise_nofile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -164,6 +164,7 @@ async def _publish_run(ctx, name, paced):
         stats = Stats(ctx.run_id)
         readers = ctx.start_readers(subs, stats) + ctx.start_readers(pubs)  # publisher: drain only
         await asyncio.sleep(a.settle)
+        quiesce_gc()
         ctx.mon.start()
         sent, t0, extra = 0, time.time(), {}
         end, period = t0 + a.duration, 1.0 / (a.rate or 10.0)
