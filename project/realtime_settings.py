@@ -142,10 +142,13 @@ REALTIME_PUBLIC_TOPIC_CACHE_SECONDS = get_float("REALTIME_PUBLIC_TOPIC_CACHE_SEC
 # Python's cyclic-GC thresholds in a server process (gc.set_threshold at start-up, beside
 # gc.freeze()).  The default (700, 10, 10) collects every ~700 net new objects: in a
 # connect storm ~15 % of the CPU went to the collector, most of it full collections
-# re-walking every live socket's objects (~40 ms each, 2 per 1,000 connects).  With
-# 50,000 a young collection comes every few hundred connects (10-20 ms) and older ones
-# rarely; the cyclic garbage left waiting meanwhile is a few MB at most.
-REALTIME_GC_THRESHOLD_YOUNG = get_int("REALTIME_GC_THRESHOLD_YOUNG", 50_000)
+# re-walking every live socket's objects (~40 ms each, 2 per 1,000 connects).  A young
+# collection walks every object allocated since the last one, so its pause grows with
+# this threshold while the collector's total work per allocation does not: at 50,000 the
+# pauses were 25-45 ms, and one landing in a fan-out to 1,000 sockets held every delivery
+# of that message back by as much (BENCH_PER_MESSAGE, bench/README.md).  10,000 keeps
+# young pauses near 5 ms and older collections ~5x rarer than the default's.
+REALTIME_GC_THRESHOLD_YOUNG = get_int("REALTIME_GC_THRESHOLD_YOUNG", 10_000)
 REALTIME_GC_THRESHOLDS = (REALTIME_GC_THRESHOLD_YOUNG, 20, 10)
 
 # Longest a session's user snapshot (realtime.sessions) lives in Redis; it ends sooner with
