@@ -15,8 +15,13 @@ A snapshot never outlives what it stands for:
     before writing (one Lua script: check and write are atomic).
 Only database-backed session engines (db, cached_db) are snapshotted: they alone can say
 when a session is deleted.  Others resolve through Django every time.
+
+Connects of one session that miss the snapshot together (a browser's tabs reconnecting
+after a restart, before the first resolution has written it) share one resolution in
+this process instead of each running the two queries in a worker thread of its own.
 """
 
+import asyncio
 import hashlib
 import logging
 from importlib import import_module
@@ -68,9 +73,18 @@ def digest(session_key):
     return hashlib.sha256(session_key.encode()).hexdigest()[:40]
 
 
+# session key -> the resolution of it in flight in this process (memory only, like the
+# cookie it comes from); an entry leaves as its resolution ends, so nothing is cached.
+_resolving = {}
+
+
 async def session_user(session_key):
     """The user of a session cookie (AnonymousUser when it names none): the snapshot when
-    there is one, else Django's resolution in a worker thread, which leaves a snapshot."""
+    there is one, else Django's resolution in a worker thread, which leaves a snapshot.
+    A connect that finds a resolution of its session in flight waits for that one: it
+    started no earlier than this connect's handshake minus one resolution, so it is as
+    fresh as the snapshot this connect could have read (realtime.session_auth re-checks a
+    socket whose user changed shortly before it joined)."""
     try:
         value = await batched().execute("GET", SNAPSHOT_PREFIX + digest(session_key))
     except Exception as exc:  # Redis unreachable: the database still knows
@@ -78,7 +92,20 @@ async def session_user(session_key):
         value = None
     if value:
         return user_from_ticket(orjson.loads(value))
-    return await store.run_sync(resolve, session_key)
+    pending = _resolving.get(session_key)
+    if pending is None:
+        pending = _resolving[session_key] = asyncio.ensure_future(
+            store.run_sync(resolve, session_key))
+        pending.add_done_callback(lambda done: _resolved(session_key, done))
+    # shield: a socket that goes away while waiting does not cancel the others' resolution
+    return await asyncio.shield(pending)
+
+
+def _resolved(session_key, done):
+    if _resolving.get(session_key) is done:
+        del _resolving[session_key]
+    if not done.cancelled():
+        done.exception()  # retrieved: every waiter may have gone (it is raised to the rest)
 
 
 def resolve(session_key):
