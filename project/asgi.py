@@ -31,6 +31,14 @@ from realtime.endpoint import websocket_app  # noqa: E402
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_app})
 
+# The URL patterns and every view module they import (DRF, the schema generator, the
+# apps' APIs): Django loads them at the first request, which then took ~0.3 s of the event
+# loop's time in the middle of whatever the process was doing (a connect storm, in a
+# profile).  Loaded now, they are also frozen below.
+from django.urls import get_resolver  # noqa: E402
+
+get_resolver().url_patterns  # noqa: B018 (the load is the point)
+
 # Everything loaded so far (Django, apps, URL patterns, schemas) lives as long as the
 # process: frozen, full collections stop walking it again and again (full collections of
 # 115-135 ms were seen in a daphne process parsing a 5,000-event ingest POST).  Then
