@@ -26,10 +26,16 @@ the event loop's time in the chat-rooms bench's profile, docs/performance.md).  
 the bytes go to the socket at once, as asyncio's transports do; what the socket does not
 take is buffered the usual way (with the producer pause above), so order, partial writes
 and backpressure are Twisted's own.
+
+Idle memory: daphne gives every connection an asyncio.Queue for its ASGI `receive`: four
+empty deques (~3 KB) that an idle socket keeps for its whole life.  An _Inbox takes its
+place: the same FIFO, holding a deque only while messages wait.
 """
 
 import asyncio
 import logging
+from collections import deque
+from functools import partial
 
 try:
     from twisted.internet.interfaces import IPushProducer
@@ -62,6 +68,7 @@ def patch():
             original(self, code)
 
     WebSocketProtocol.serverClose = server_close
+    _light_input_queue()
     _add_backpressure(WebSocketProtocol)
     _write_through()
     WebSocketProtocol._switchboard_patched = True
@@ -98,6 +105,80 @@ class _WriteGate:
             if self.waiter is None or self.waiter.done():
                 self.waiter = asyncio.get_running_loop().create_future()
             await self.waiter
+
+
+class _Inbox:
+    """One connection's ASGI input queue (in place of daphne's asyncio.Queue): unbounded,
+    FIFO, `get()` waits for the next message; a getter cancelled while it waits takes
+    nothing.  Holds a deque only while messages wait and a future only while one waits."""
+
+    __slots__ = ("items", "getters")
+
+    def __init__(self):
+        self.items = None
+        self.getters = None  # [future of each waiting get()], while any waits
+
+    def put_nowait(self, item):
+        """Called by daphne's protocol for each message (never blocks)."""
+        if self.items is None:
+            self.items = deque()
+        self.items.append(item)
+        self._wake()
+
+    def qsize(self):
+        return len(self.items) if self.items else 0
+
+    def empty(self):
+        return not self.items
+
+    def _wake(self):
+        for waiter in self.getters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def get(self):
+        """The ASGI `receive`: the next message, waiting for one."""
+        while not self.items:
+            waiter = asyncio.get_running_loop().create_future()
+            if self.getters is None:
+                self.getters = []
+            self.getters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                waiter.cancel()
+                if self.items and not waiter.cancelled():
+                    self._wake()  # woken, then cancelled: the message goes to another getter
+                raise
+            finally:
+                self.getters.remove(waiter)
+                if not self.getters:
+                    self.getters = None
+        item = self.items.popleft()
+        if not self.items:
+            self.items = None
+        return item
+
+
+def _light_input_queue():
+    """daphne's Server.create_application with an _Inbox for the asyncio.Queue (the rest is
+    daphne's code as is)."""
+    from daphne.server import Server
+
+    def create_application(self, protocol, scope):
+        assert "application_instance" not in self.connections[protocol]
+        input_queue = _Inbox()
+        scope.setdefault("asgi", {"version": "3.0"})
+        application_instance = self.application(
+            scope=scope, receive=input_queue.get, send=partial(self.handle_reply, protocol))
+        if protocol not in self.connections:
+            return None
+        self.connections[protocol]["application_instance"] = asyncio.ensure_future(
+            application_instance, loop=asyncio.get_event_loop())
+        return input_queue
+
+    Server.create_application = create_application
 
 
 def _add_backpressure(WebSocketProtocol):
