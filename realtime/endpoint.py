@@ -21,9 +21,10 @@ SECURE_PROXY_SSL_HEADER says so or the socket is wss), or be one of CSRF_TRUSTED
 `http://localhost:6666` is not the origin of a site served at `http://localhost:8000`.
 
 Per-address limits (realtime.limits) come right after the origin check, before the session
-is read or the ticket redeemed: over the handshake rate or the socket cap, the socket is
-accepted and closed at once with 4429 (a browser sees a close code, never an HTTP status),
-no Connection row written.  The socket's lease is released when it ends, however it ends.
+is resolved or the ticket redeemed (only the session snapshot's GET shares their round
+trip): over the handshake rate or the socket cap, the socket is accepted and closed at
+once with 4429 (a browser sees a close code, never an HTTP status), no Connection row
+written.  The socket's lease is released when it ends, however it ends.
 """
 
 import logging
@@ -39,7 +40,7 @@ from realtime.auth import origin_from_scope, ticket_from_scope
 from realtime.client_address import client_address
 from realtime.close_codes import CloseCode, close_message
 from realtime.consumer import RealtimeConsumer
-from realtime.sessions import session_user
+from realtime.sessions import read_snapshot, session_user
 
 PATHS = ("/ws/", "/ws")
 ANONYMOUS = AnonymousUser()  # stateless: one for every anonymous socket
@@ -59,6 +60,9 @@ async def websocket_app(scope, receive, send):
     elif not origin_verified(scope, origin):
         return await _deny(receive, send)
     session_key = None if ticket else _session_key(scope)
+    # The snapshot's GET goes with the address check's script (one round trip, one batch);
+    # nothing costlier (a resolution through the database) comes before admission.
+    snapshot = read_snapshot(session_key) if session_key else None
     address = client_address(scope)
     consumer = RealtimeConsumer(scope, send)
     try:
@@ -73,7 +77,7 @@ async def websocket_app(scope, receive, send):
             return await _refuse(receive, send, CloseCode.FLOOD)
         user = ANONYMOUS
         if session_key:  # a ticket decides who connects: the consumer redeems it
-            user = await session_user(session_key)
+            user = await session_user(session_key, snapshot)
             if not getattr(user, "is_authenticated", False) and not await lease.demote():
                 logger.warning("refused a socket from %s: %s", address, limits.REFUSALS[3])
                 return await _refuse(receive, send, CloseCode.FLOOD)

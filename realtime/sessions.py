@@ -78,15 +78,30 @@ def digest(session_key):
 _resolving = {}
 
 
-async def session_user(session_key):
+def read_snapshot(session_key):
+    """Starts reading a session's snapshot (one GET through the batcher) and returns its
+    future, for session_user(): the handshake starts it beside its address check, so both
+    share a round trip.  A failure is kept in the future (never raised here, and never
+    reported as unretrieved when the socket is refused before session_user reads it)."""
+    try:
+        future = batched().execute("GET", SNAPSHOT_PREFIX + digest(session_key))
+    except Exception as exc:  # no client to ask: session_user resolves without it
+        future = asyncio.get_running_loop().create_future()
+        future.set_exception(exc)
+    future.add_done_callback(_retrieved)
+    return future
+
+
+async def session_user(session_key, snapshot=None):
     """The user of a session cookie (AnonymousUser when it names none): the snapshot when
-    there is one, else Django's resolution in a worker thread, which leaves a snapshot.
+    there is one (`snapshot`: read_snapshot's future, when already started), else Django's
+    resolution in a worker thread, which leaves a snapshot.
     A connect that finds a resolution of its session in flight waits for that one: it
     started no earlier than this connect's handshake minus one resolution, so it is as
     fresh as the snapshot this connect could have read (realtime.session_auth re-checks a
     socket whose user changed shortly before it joined)."""
     try:
-        value = await batched().execute("GET", SNAPSHOT_PREFIX + digest(session_key))
+        value = await (snapshot if snapshot is not None else read_snapshot(session_key))
     except Exception as exc:  # Redis unreachable: the database still knows
         logger.warning("session snapshot not read (%s)", exc)
         value = None
@@ -104,8 +119,12 @@ async def session_user(session_key):
 def _resolved(session_key, done):
     if _resolving.get(session_key) is done:
         del _resolving[session_key]
+    _retrieved(done)  # every waiter may have gone (it is still raised to the rest)
+
+
+def _retrieved(done):
     if not done.cancelled():
-        done.exception()  # retrieved: every waiter may have gone (it is raised to the rest)
+        done.exception()
 
 
 def resolve(session_key):

@@ -80,3 +80,37 @@ async def test_a_failed_resolution_fails_its_waiters_and_is_not_kept(user, monke
                                    return_exceptions=True)
     assert all(isinstance(r, ConnectionError) for r in results)
     assert sessions._resolving == {}
+
+
+async def test_the_snapshot_read_shares_the_address_checks_round_trip(user, monkeypatch):
+    """The handshake queues the snapshot's GET before it awaits the address check, so both
+    go to Redis in one batch; the database is not asked before admission."""
+    from realtime import limits
+    from realtime.redis import batched
+    from tests.ws import connect_ws
+
+    _, key = await log_in(user)
+    await sessions.session_user(key)  # the snapshot exists
+    seen = []
+    real_admit = limits.admit
+
+    async def admit(*args, **kwargs):
+        seen.append([args[0] for args, _ in batched().queue])
+        return await real_admit(*args, **kwargs)
+
+    monkeypatch.setattr(limits, "admit", admit)
+    async with connect_ws(session_cookie=key, origin="http://localhost:8000") as ws:
+        await ws.request("subscribe", f"user:{user.pk}")
+    assert seen == [["GET"]]
+
+
+async def test_a_snapshot_read_that_failed_is_resolved_through_the_database(user, monkeypatch):
+    _, key = await log_in(user)
+
+    class Broken:
+        def execute(self, *args):
+            raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(sessions, "batched", lambda: Broken())
+    pending = sessions.read_snapshot(key)
+    assert (await sessions.session_user(key, pending)).pk == user.pk
