@@ -27,14 +27,16 @@ the bytes go to the socket at once, as asyncio's transports do; what the socket 
 take is buffered the usual way (with the producer pause above), so order, partial writes
 and backpressure are Twisted's own.
 
-Idle memory: daphne gives every connection an asyncio.Queue for its ASGI `receive`: four
-empty deques (~3 KB) that an idle socket keeps for its whole life.  An _Inbox takes its
-place: the same FIFO, holding a deque only while messages wait.
+Idle memory (what each idle socket keeps): daphne's asyncio.Queue for `receive` (four empty
+deques, ~3 KB) becomes an _Inbox, a FIFO holding a deque only while messages wait.
+Autobahn copies its factory's ~30 options into each protocol (a __dict__ of 3.3 KB instead
+of 1.6) and keeps the opening handshake for good: the options go to a subclass (one per set
+of values) and the handshake is dropped once open.
 """
 
 import asyncio
 import logging
-from collections import deque
+from collections import deque, namedtuple
 from functools import partial
 
 try:
@@ -69,6 +71,7 @@ def patch():
 
     WebSocketProtocol.serverClose = server_close
     _light_input_queue()
+    _lean_protocol(WebSocketProtocol)
     _add_backpressure(WebSocketProtocol)
     _write_through()
     WebSocketProtocol._switchboard_patched = True
@@ -96,8 +99,7 @@ class _WriteGate:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    # The connection is gone: nothing will drain, let the waiting send() return.
-    stopProducing = resumeProducing
+    stopProducing = resumeProducing  # the connection is gone: let the waiting send() return
 
     async def wait(self):
         """Returns once the transport's buffer is back under the mark (or it is gone)."""
@@ -108,9 +110,8 @@ class _WriteGate:
 
 
 class _Inbox:
-    """One connection's ASGI input queue (in place of daphne's asyncio.Queue): unbounded,
-    FIFO, `get()` waits for the next message; a getter cancelled while it waits takes
-    nothing.  Holds a deque only while messages wait and a future only while one waits."""
+    """One connection's ASGI input queue (daphne's asyncio.Queue): unbounded FIFO; a getter
+    cancelled while it waits takes nothing.  A deque/future only while messages/getters wait."""
 
     __slots__ = ("items", "getters")
 
@@ -120,16 +121,9 @@ class _Inbox:
 
     def put_nowait(self, item):
         """Called by daphne's protocol for each message (never blocks)."""
-        if self.items is None:
-            self.items = deque()
+        self.items = self.items or deque()
         self.items.append(item)
         self._wake()
-
-    def qsize(self):
-        return len(self.items) if self.items else 0
-
-    def empty(self):
-        return not self.items
 
     def _wake(self):
         for waiter in self.getters or ():
@@ -141,8 +135,7 @@ class _Inbox:
         """The ASGI `receive`: the next message, waiting for one."""
         while not self.items:
             waiter = asyncio.get_running_loop().create_future()
-            if self.getters is None:
-                self.getters = []
+            self.getters = self.getters or []
             self.getters.append(waiter)
             try:
                 await waiter
@@ -162,8 +155,7 @@ class _Inbox:
 
 
 def _light_input_queue():
-    """daphne's Server.create_application with an _Inbox for the asyncio.Queue (the rest is
-    daphne's code as is)."""
+    """daphne's Server.create_application, with an _Inbox for its asyncio.Queue."""
     from daphne.server import Server
 
     def create_application(self, protocol, scope):
@@ -179,6 +171,62 @@ def _light_input_queue():
         return input_queue
 
     Server.create_application = create_application
+
+
+# Protocol attributes only the opening handshake reads (autobahn's, daphne's): dropped once open.
+HANDSHAKE_ONLY = ("http_request_data", "http_status_line", "http_headers", "http_headers_cnt",
+                  "http_request_uri", "http_request_path", "http_request_params",
+                  "http_request_host", "websocket_protocols", "websocket_extensions",
+                  "http_response_data", "clean_headers", "_raw_query_string")
+
+
+_OpenedRequest = namedtuple("_OpenedRequest", "path")  # what is kept of autobahn's request
+
+
+class _SendQueue(list):
+    """Autobahn's per-connection send_queue (an empty deque: ~760 bytes) as a list (56):
+    it is only used for chopped or synced writes, which daphne never asks for."""
+
+    __slots__ = ()
+
+    def popleft(self):
+        return self.pop(0)
+
+
+_CONFIGURED = {}  # (protocol class, ids of the option values) -> its subclass
+
+
+def _configured_class(cls, factory):
+    """cls with the factory's options as class attributes (autobahn's _connectionMade copies
+    them into each instance); one per set of values, kept alive by it, so ids identify them."""
+    values = {name: getattr(factory, name) for name in cls.CONFIG_ATTRS if not hasattr(cls, name)}
+    key = (cls, tuple(map(id, values.values())))
+    if key not in _CONFIGURED:  # a function (perMessageCompressionAccept) must not bind: static
+        _CONFIGURED[key] = type(cls.__name__, (cls,), {
+            **{name: staticmethod(value) if hasattr(type(value), "__get__") else value
+               for name, value in values.items()}, "_switchboard_options": True,
+            "__module__": cls.__module__, "__qualname__": cls.__qualname__})
+    return _CONFIGURED[key]
+
+
+def _lean_protocol(WebSocketProtocol):
+    original_made, original_open = WebSocketProtocol._connectionMade, WebSocketProtocol.onOpen
+
+    def connection_made(self):
+        if "_switchboard_options" not in type(self).__dict__:
+            self.__class__ = _configured_class(type(self), self.factory)
+        original_made(self)
+        self.send_queue = _SendQueue(self.send_queue)
+
+    def on_open(self):
+        original_open(self)
+        for name in HANDSHAKE_ONLY:
+            self.__dict__.pop(name, None)
+        if getattr(self, "request", None) is not None:
+            self.request = _OpenedRequest(self.request.path)
+
+    WebSocketProtocol._connectionMade = connection_made
+    WebSocketProtocol.onOpen = on_open
 
 
 def _add_backpressure(WebSocketProtocol):
@@ -242,9 +290,8 @@ def _quiet_autobahn_highlighting():
     for name in ("hl", "hltype", "hlval"):
         if hasattr(protocol, name):
             setattr(protocol, name, plain)
-    # Likewise every new connection pretty-prints its ~60 config attributes for one debug
-    # line (WebSocketProtocol._connectionMade): 7-8 % of a connect storm.  The module's
-    # other use (Timings.__str__, debug only) gets the real thing.
+    # Likewise each connection pretty-printed its ~60 options for one debug line (autobahn's
+    # _connectionMade): 7-8 % of a connect storm.  Timings.__str__ (debug) keeps pformat.
     if hasattr(protocol, "pformat") and hasattr(protocol, "Timings"):
         from pprint import pformat
 

@@ -13,9 +13,8 @@ async def test_fifo_and_get_waits_for_a_message():
     inbox = _Inbox()
     inbox.put_nowait(1)
     inbox.put_nowait(2)
-    assert inbox.qsize() == 2
     assert [await inbox.get(), await inbox.get()] == [1, 2]
-    assert inbox.empty() and inbox.items is None
+    assert inbox.items is None
     getter = asyncio.ensure_future(inbox.get())
     await asyncio.sleep(0)
     assert not getter.done() and len(inbox.getters) == 1
