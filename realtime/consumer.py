@@ -85,6 +85,9 @@ class RealtimeConsumer:
                 message = await receive()
                 if message["type"] == "websocket.receive":
                     await self.on_frame(message.get("text"), message.get("bytes"))
+                    # Not kept while the next receive waits: an idle socket held its last
+                    # frame (the message dict and its text) for good.
+                    message = None
                 elif message["type"] == "websocket.disconnect":
                     self.close_code = self.close_code or message.get("code")
                     break
