@@ -108,7 +108,8 @@ async def session_user(session_key, snapshot=None):
     if value:
         return user_from_ticket(orjson.loads(value))
     pending = _resolving.get(session_key)
-    if pending is None:
+    # Another event loop's resolution (a test's loop, closed before it ended) is not joined.
+    if pending is None or pending.get_loop() is not asyncio.get_running_loop():
         pending = _resolving[session_key] = asyncio.ensure_future(
             store.run_sync(resolve, session_key))
         pending.add_done_callback(lambda done: _resolved(session_key, done))

@@ -114,3 +114,14 @@ async def test_a_snapshot_read_that_failed_is_resolved_through_the_database(user
     monkeypatch.setattr(sessions, "batched", lambda: Broken())
     pending = sessions.read_snapshot(key)
     assert (await sessions.session_user(key, pending)).pk == user.pk
+
+
+async def test_a_resolution_left_by_another_event_loop_is_not_joined(user):
+    _, key = await log_in(user)
+    other = asyncio.new_event_loop()
+    try:
+        sessions._resolving[key] = other.create_future()  # never finished: its loop is gone
+        assert (await sessions.session_user(key)).pk == user.pk
+    finally:
+        other.close()
+        sessions._resolving.pop(key, None)
