@@ -30,8 +30,8 @@ and backpressure are Twisted's own.
 Idle memory (what each idle socket keeps): daphne's asyncio.Queue for `receive` (four empty
 deques, ~3 KB) becomes an _Inbox, a FIFO holding a deque only while messages wait.
 Autobahn copies its factory's ~30 options into each protocol (a __dict__ of 3.3 KB instead
-of 1.6) and keeps the opening handshake for good: the options go to a subclass (one per set
-of values) and the handshake is dropped once open.
+of 1.6) and keeps the opening handshake and the last frame's unmasker for good: the options
+go to a subclass (one per set of values), the rest is dropped once unused.
 """
 
 import asyncio
@@ -50,8 +50,7 @@ except ImportError:  # no daphne here (uvicorn only): patch() does nothing
 
 logger = logging.getLogger("project.daphne_compat")
 
-# Codes RFC 6455 lets an endpoint send that autobahn's sendClose() refuses.
-RFC_ENDPOINT_CODES = {1001, 1008, 1009, 1011}
+RFC_ENDPOINT_CODES = {1001, 1008, 1009, 1011}  # RFC 6455 lets endpoints send; sendClose() refuses
 
 
 def patch():
@@ -116,8 +115,7 @@ class _Inbox:
     __slots__ = ("items", "getters")
 
     def __init__(self):
-        self.items = None
-        self.getters = None  # [future of each waiting get()], while any waits
+        self.items = self.getters = None  # a deque / [futures of waiting get()s], while any
 
     def put_nowait(self, item):
         """Called by daphne's protocol for each message (never blocks)."""
@@ -145,12 +143,9 @@ class _Inbox:
                     self._wake()  # woken, then cancelled: the message goes to another getter
                 raise
             finally:
-                self.getters.remove(waiter)
-                if not self.getters:
-                    self.getters = None
+                self.getters = [other for other in self.getters if other is not waiter] or None
         item = self.items.popleft()
-        if not self.items:
-            self.items = None
+        self.items = self.items or None
         return item
 
 
@@ -175,17 +170,16 @@ def _light_input_queue():
 
 # Protocol attributes only the opening handshake reads (autobahn's, daphne's): dropped once open.
 HANDSHAKE_ONLY = ("http_request_data", "http_status_line", "http_headers", "http_headers_cnt",
-                  "http_request_uri", "http_request_path", "http_request_params",
-                  "http_request_host", "websocket_protocols", "websocket_extensions",
-                  "http_response_data", "clean_headers", "_raw_query_string")
+                  "http_request_uri", "http_request_path", "http_request_params", "http_request_host",
+                  "websocket_protocols", "websocket_extensions", "http_response_data",
+                  "clean_headers", "_raw_query_string", "application_deferred")
 
 
 _OpenedRequest = namedtuple("_OpenedRequest", "path")  # what is kept of autobahn's request
 
 
 class _SendQueue(list):
-    """Autobahn's per-connection send_queue (an empty deque: ~760 bytes) as a list (56):
-    it is only used for chopped or synced writes, which daphne never asks for."""
+    """Autobahn's send_queue (a deque, ~760 B empty) as a list (56): daphne never fills it."""
 
     __slots__ = ()
 
@@ -211,6 +205,7 @@ def _configured_class(cls, factory):
 
 def _lean_protocol(WebSocketProtocol):
     original_made, original_open = WebSocketProtocol._connectionMade, WebSocketProtocol.onOpen
+    original_frame_end = WebSocketProtocol.onFrameEnd
 
     def connection_made(self):
         if "_switchboard_options" not in type(self).__dict__:
@@ -225,8 +220,13 @@ def _lean_protocol(WebSocketProtocol):
         if getattr(self, "request", None) is not None:
             self.request = _OpenedRequest(self.request.path)
 
+    def on_frame_end(self):
+        ended = original_frame_end(self)
+        self.current_frame_masker = None  # unused until the next frame header makes one
+        return ended
+
     WebSocketProtocol._connectionMade = connection_made
-    WebSocketProtocol.onOpen = on_open
+    WebSocketProtocol.onOpen, WebSocketProtocol.onFrameEnd = on_open, on_frame_end
 
 
 def _add_backpressure(WebSocketProtocol):

@@ -45,3 +45,54 @@ def test_send_queue_keeps_fifo_order():
     queue.append((b"a", True))
     queue.append((b"b", False))
     assert len(queue) == 2 and queue.popleft() == (b"a", True) and queue.popleft() == (b"b", False)
+
+
+class _Server:
+    """The little of daphne's Server a WebSocketProtocol's handshake calls."""
+
+    root_path = ""
+    proxy_forwarded_address_header = None
+
+    def __init__(self):
+        self.inbox = daphne_compat._Inbox()
+
+    def protocol_connected(self, protocol):
+        pass
+
+    def create_application(self, protocol, scope):
+        self.scope = scope
+        return self.inbox
+
+    def log_action(self, *args):
+        pass
+
+
+HANDSHAKE = (b"GET /ws/?ticket=abc HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+             b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+             b"Sec-WebSocket-Version: 13\r\n\r\n")
+
+
+def _masked_text_frame(text):
+    mask, payload = b"\x01\x02\x03\x04", text.encode()
+    return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(
+        byte ^ mask[i % 4] for i, byte in enumerate(payload))
+
+
+async def test_an_open_socket_keeps_no_handshake_and_no_unmasker():
+    daphne_compat.patch()
+    factory = _factory()
+    factory.server_class = server = _Server()
+    protocol = factory.buildProtocol(None)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    protocol._raw_query_string = b"ticket=abc"
+    protocol.dataReceived(HANDSHAKE)
+    assert server.scope["path"] == "/ws/" and (await server.inbox.get())["type"] == "websocket.connect"
+    protocol.handle_reply({"type": "websocket.accept"})
+    assert b"101 Switching Protocols" in transport.value()
+    for name in daphne_compat.HANDSHAKE_ONLY:
+        assert not hasattr(protocol, name)
+    assert protocol.request.path == "/ws/"
+    protocol.dataReceived(_masked_text_frame('{"action": "ping"}'))
+    assert await server.inbox.get() == {"type": "websocket.receive", "text": '{"action": "ping"}'}
+    assert protocol.current_frame_masker is None and protocol.state == protocol.STATE_OPEN
