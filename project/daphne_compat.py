@@ -1,37 +1,28 @@
-"""daphne fixes: RFC 6455 close codes (1001, 1008, 1009, 1011), backpressure on `send()`,
-no per-frame log formatting, and a frame written to an idle socket at once.
+"""daphne fixes: RFC 6455 close codes (1001, 1008, 1009, 1011), backpressure on `send()`, no
+per-frame log formatting, a frame written to an idle socket at once, and lean idle sockets.
 
 Autobahn (under daphne) refuses any application close code but 1000 and 3000-4999, so a
-`websocket.close` with 1001 (going away), 1009 (message too big) or 1011 (server error)
-raises and the TCP connection is dropped without a close frame.  RFC 6455 §7.4.1 defines
-these codes for endpoints; autobahn's own sendCloseFrame sends them fine.  uvicorn needs
-no such help.
+`websocket.close` with 1001, 1009 or 1011 raised and the TCP connection was dropped without a
+close frame; RFC 6455 §7.4.1 defines these codes for endpoints (uvicorn sends them).
 
-Backpressure: daphne's `send()` hands each frame to Twisted and returns at once, and the
-transport buffers whatever the peer does not read -- without bound, so a socket that never
-reads made the process hold every byte sent to it, and the application never saw a slow
-client.  Twisted's own mechanism fixes it: a streaming producer registered on the
-transport (IPushProducer) is paused when the transport's buffer passes its bufferSize
-(64 KiB) and resumed once the buffer is written out.  Each WebSocket registers a
-_WriteGate as that producer (in place of the HTTP channel that handed it the transport),
-and the application's `send()` of a frame returns only while the gate is open -- as under
-uvicorn, whose websockets-sansio `send()` waits while the transport is paused.  The
-consumer's send queue (realtime/send_queue.py) then sees the bytes a client leaves
-unread, and closes it 4503.
+Backpressure: daphne's `send()` handed each frame to Twisted and returned at once, and the
+transport buffered without bound what the peer did not read.  Each WebSocket registers a
+_WriteGate as its transport's streaming producer (IPushProducer, in place of the HTTP channel
+that handed it the transport), which Twisted pauses while the buffer is over its bufferSize
+(64 KiB); the application's `send()` returns only while the gate is open, as uvicorn's does, so
+the consumer's send queue (realtime/send_queue.py) sees what a client leaves unread (4503).
 
-Write-through: Twisted's `transport.write()` only buffers and registers the socket for
-writing; the reactor sends on its next turn and unregisters it.  Each frame to an idle
-socket thus cost two epoll_ctl calls and a reactor turn besides its send (a large part of
-the event loop's time in the chat-rooms bench's profile, docs/performance.md).  When nothing is buffered
-the bytes go to the socket at once, as asyncio's transports do; what the socket does not
-take is buffered the usual way (with the producer pause above), so order, partial writes
-and backpressure are Twisted's own.
+Write-through: Twisted's `transport.write()` only buffers, the reactor sending on its next turn:
+two epoll_ctl calls and a reactor turn per frame to an idle socket (much of the event loop's
+time in the chat-rooms bench, docs/performance.md).  With nothing buffered the bytes go to the
+socket at once, as asyncio's transports do; the rest is buffered the usual way (with the pause
+above), so order, partial writes and backpressure are Twisted's own.
 
 Idle memory (what each idle socket keeps): daphne's asyncio.Queue for `receive` (four empty
-deques, ~3 KB) becomes an _Inbox, a FIFO holding a deque only while messages wait.
-Autobahn copies its factory's ~30 options into each protocol (a __dict__ of 3.3 KB instead
-of 1.6) and keeps the opening handshake and the last frame's unmasker for good: the options
-go to a subclass (one per set of values), the rest is dropped once unused.
+deques, ~3 KB) becomes an _Inbox, a FIFO holding a deque only while messages wait.  Autobahn
+copies its factory's ~30 options into each protocol (a __dict__ of 3.3 KB instead of 1.6) and
+keeps the opening handshake and the last frame's unmasker for good: the options go to a
+subclass (one per set of values), the rest is dropped once unused.
 """
 
 import asyncio
@@ -86,8 +77,7 @@ class _WriteGate:
     __slots__ = ("paused", "waiter")
 
     def __init__(self):
-        self.paused = False
-        self.waiter = None  # created only when a send() waits: idle sockets hold none
+        self.paused, self.waiter = False, None  # a waiter only while a send() waits
 
     def pauseProducing(self):
         self.paused = True
@@ -99,7 +89,6 @@ class _WriteGate:
             waiter.set_result(None)
 
     stopProducing = resumeProducing  # the connection is gone: let the waiting send() return
-
     async def wait(self):
         """Returns once the transport's buffer is back under the mark (or it is gone)."""
         while self.paused:
@@ -133,8 +122,7 @@ class _Inbox:
         """The ASGI `receive`: the next message, waiting for one."""
         while not self.items:
             waiter = asyncio.get_running_loop().create_future()
-            self.getters = self.getters or []
-            self.getters.append(waiter)
+            self.getters = (self.getters or []) + [waiter]
             try:
                 await waiter
             except BaseException:
@@ -169,12 +157,22 @@ def _light_input_queue():
 
 
 # Protocol attributes only the opening handshake reads (autobahn's, daphne's): dropped once open.
-HANDSHAKE_ONLY = ("http_request_data", "http_status_line", "http_headers", "http_headers_cnt",
-                  "http_request_uri", "http_request_path", "http_request_params", "http_request_host",
-                  "websocket_protocols", "websocket_extensions", "http_response_data",
-                  "clean_headers", "_raw_query_string", "application_deferred")
-
-
+HANDSHAKE_ONLY = (
+    "http_request_data", "http_status_line", "http_headers", "http_headers_cnt", "_wskey", "http_request_uri",
+    "http_request_path", "http_request_params", "http_request_host", "websocket_protocols", "root_path",
+    "websocket_extensions", "websocket_origin", "http_response_data", "clean_headers", "_raw_query_string",
+    "application_deferred")
+# Set per socket, these keep their values until an error or the close: once open they are the class's
+# (written, the instance's own come back), so an idle socket's __dict__ stays 832 B (<= 42 keys), not 1.6 KB.
+OPEN_DEFAULTS = {**dict.fromkeys((
+    "wasNotCleanReason", "localCloseCode", "localCloseReason", "remoteCloseCode", "remoteCloseReason",
+    "openHandshakeTimeoutCall", "closeHandshakeTimeoutCall", "autoPingTimeoutCall", "autoPingPending",
+    "autoPingPendingCall", "autoPingPendingSent", "protocol_to_accept", "websocket_protocol_in_use",
+    "_perMessageCompress", "trackedTimings")), **dict.fromkeys((
+        "wasMaxFramePayloadSizeExceeded", "wasMaxMessagePayloadSizeExceeded", "closedByMe", "failedByMe",
+        "droppedByMe", "wasClean", "triggered", "wasServerConnectionDropTimeout", "wasOpenHandshakeTimeout",
+        "wasCloseHandshakeTimeout", "wasServingFlashSocketPolicyFile"), False),
+    "autoPingPendingSeq": 0, "send_state": 0}
 _OpenedRequest = namedtuple("_OpenedRequest", "path")  # what is kept of autobahn's request
 
 
@@ -197,8 +195,9 @@ def _configured_class(cls, factory):
     key = (cls, tuple(map(id, values.values())))
     if key not in _CONFIGURED:  # a function (perMessageCompressionAccept) must not bind: static
         _CONFIGURED[key] = type(cls.__name__, (cls,), {
-            **{name: staticmethod(value) if hasattr(type(value), "__get__") else value
-               for name, value in values.items()}, "_switchboard_options": True,
+            **OPEN_DEFAULTS, **{name: staticmethod(value) if hasattr(type(value), "__get__")
+                                else value for name, value in values.items()},
+            "_switchboard_options": True,
             "__module__": cls.__module__, "__qualname__": cls.__qualname__})
     return _CONFIGURED[key]
 
@@ -215,10 +214,12 @@ def _lean_protocol(WebSocketProtocol):
 
     def on_open(self):
         original_open(self)
-        for name in HANDSHAKE_ONLY:
-            self.__dict__.pop(name, None)
-        if getattr(self, "request", None) is not None:
-            self.request = _OpenedRequest(self.request.path)
+        # A new dict: one does not shrink as keys go.
+        attrs = {name: value for name, value in self.__dict__.items() if name not in HANDSHAKE_ONLY
+                 and (name not in OPEN_DEFAULTS or value is not OPEN_DEFAULTS[name])}
+        if attrs.get("request") is not None:
+            attrs["request"] = _OpenedRequest(attrs["request"].path)
+        self.__dict__ = attrs
 
     def on_frame_end(self):
         ended = original_frame_end(self)
@@ -279,9 +280,8 @@ def _write_through():
 
 
 def _quiet_autobahn_highlighting():
-    """autobahn formats coloured debug-log arguments (hl/hltype/hlval) for every frame it
-    sends, even with debug logging off: ~25-30 % of its send time in a broadcast
-    (measured with py-spy, docs/performance.md).  The arguments only feed debug logs."""
+    """autobahn formats coloured debug-log arguments (hl/hltype/hlval) for every frame it sends,
+    even with debug logging off: ~25-30 % of its send time in a broadcast (py-spy)."""
     from autobahn.websocket import protocol
 
     def plain(*args, **kwargs):

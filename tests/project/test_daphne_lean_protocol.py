@@ -2,6 +2,8 @@
 are class attributes of a subclass (one per set of values) instead of ~30 instance
 attributes, the send queue is a list, and the opening handshake is dropped once open."""
 
+import sys
+
 from twisted.internet.testing import StringTransport
 
 from project import daphne_compat
@@ -96,3 +98,14 @@ async def test_an_open_socket_keeps_no_handshake_and_no_unmasker():
     protocol.dataReceived(_masked_text_frame('{"action": "ping"}'))
     assert await server.inbox.get() == {"type": "websocket.receive", "text": '{"action": "ping"}'}
     assert protocol.current_frame_masker is None and protocol.state == protocol.STATE_OPEN
+    # The values that wait for an error or the close are the class's until written.
+    assert protocol.wasClean is False and protocol.localCloseCode is None
+    assert "wasClean" not in vars(protocol) and sys.getsizeof(vars(protocol)) < 1000
+    # A keepalive ping and its pong (daphne pings idle sockets) leave it at that size.
+    protocol._sendAutoPing()
+    frame = protocol.autoPingPending
+    protocol.dataReceived(bytes([0x8A, 0x80 | len(frame)]) + b"\0\0\0\0" + frame)
+    assert protocol.autoPingPending is None and sys.getsizeof(vars(protocol)) < 1000
+    protocol.sendClose(code=1000)
+    assert protocol.closedByMe is True and protocol.localCloseCode == 1000
+    assert type(protocol).closedByMe is False
