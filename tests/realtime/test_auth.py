@@ -4,19 +4,12 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.test import Client
 
 from realtime.auth import issue_ticket
+from tests.session_login import log_in
 from tests.ws import ProtocolErrorFrame, connect_ws
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hub_cleanup")]
-
-
-@sync_to_async
-def login_session(user):
-    client = Client()
-    client.force_login(user)
-    return client, client.cookies["sessionid"].value
 
 
 async def test_a_ticket_authenticates_the_connection(user):
@@ -53,14 +46,14 @@ async def test_a_ticket_of_a_deactivated_user_is_refused(make_user):
 
 
 async def test_the_session_cookie_authenticates_a_same_origin_browser(user):
-    _, session = await login_session(user)
+    _, session = await log_in(user)
     async with connect_ws(session_cookie=session, origin="http://localhost:8000") as ws:
         assert ws.accepted
         await ws.request("subscribe", f"user:{user.pk}")
 
 
 async def test_a_foreign_origin_is_refused_at_the_handshake(user):
-    _, session = await login_session(user)
+    _, session = await log_in(user)
     async with connect_ws(session_cookie=session, origin="https://evil.example") as ws:
         assert not ws.accepted
     async with connect_ws(user, origin="https://evil.example") as ws:
@@ -68,7 +61,7 @@ async def test_a_foreign_origin_is_refused_at_the_handshake(user):
 
 
 async def test_a_missing_origin_needs_a_ticket_never_the_cookie_alone(user):
-    _, session = await login_session(user)
+    _, session = await log_in(user)
     async with connect_ws(session_cookie=session) as ws:
         assert not ws.accepted
     async with connect_ws(user) as ws:  # ticket, no Origin: scripts and apps
@@ -94,7 +87,7 @@ async def test_another_users_private_topic_is_forbidden(make_user):
 
 
 async def test_logging_out_closes_the_users_sockets_4401(user):
-    client, session = await login_session(user)
+    client, session = await log_in(user)
     async with connect_ws(session_cookie=session, origin="http://localhost") as by_cookie, \
             connect_ws(user) as by_ticket:
         await by_cookie.request("ping")
@@ -150,7 +143,7 @@ async def test_a_ticket_carries_the_user_so_redeeming_it_reads_no_database(user,
 
 
 async def test_logging_out_voids_the_users_outstanding_tickets(user):
-    client, _ = await login_session(user)
+    client, _ = await log_in(user)
     unused = await sync_to_async(issue_ticket)(user)
     await sync_to_async(client.post)("/accounts/logout/")
     async with connect_ws(ticket=unused) as ws:
@@ -180,7 +173,7 @@ async def test_a_websocket_to_any_other_path_is_refused_at_the_handshake(user):
 async def test_a_session_cookie_with_a_stale_session_hash_is_anonymous(user):
     """The handshake checks the session like Django's AuthenticationMiddleware: after a
     password change elsewhere the old session no longer authenticates."""
-    _, session = await login_session(user)
+    _, session = await log_in(user)
     user.set_password("a-new-password-123")
     await sync_to_async(user.save)()
     async with connect_ws(session_cookie=session, origin="http://localhost:8000") as ws:

@@ -6,19 +6,12 @@ import threading
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.test import Client
 
 from realtime import sessions
 from realtime.redis import sync_client
+from tests.session_login import break_snapshot_reads, log_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hub_cleanup")]
-
-
-@sync_to_async
-def log_in(user):
-    client = Client()
-    client.force_login(user)
-    return client, client.cookies["sessionid"].value
 
 
 def counting_resolve(monkeypatch, gate=None):
@@ -107,11 +100,7 @@ async def test_the_snapshot_read_shares_the_address_checks_round_trip(user, monk
 async def test_a_snapshot_read_that_failed_is_resolved_through_the_database(user, monkeypatch):
     _, key = await log_in(user)
 
-    class Broken:
-        def execute(self, *args):
-            raise ConnectionError("redis is down")
-
-    monkeypatch.setattr(sessions, "batched", lambda: Broken())
+    break_snapshot_reads(monkeypatch)
     pending = sessions.read_snapshot(key)
     assert (await sessions.session_user(key, pending)).pk == user.pk
 

@@ -2,21 +2,14 @@
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.test import Client
 
 from realtime import sessions
 from realtime.redis import sync_client
+from tests.session_login import break_snapshot_reads, log_in
 from tests.ws import ProtocolErrorFrame, connect_ws
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hub_cleanup")]
 ORIGIN = "http://localhost:8000"
-
-
-@sync_to_async
-def log_in(user):
-    client = Client()
-    client.force_login(user)
-    return client, client.cookies["sessionid"].value
 
 
 def snapshot(session_key):
@@ -141,11 +134,7 @@ async def test_a_resolution_in_flight_cannot_write_back_what_was_just_dropped(us
 async def test_with_redis_unreadable_the_session_still_resolves_through_the_database(user, monkeypatch):
     _, key = await log_in(user)
 
-    class Broken:
-        def execute(self, *args):
-            raise ConnectionError("redis is down")
-
-    monkeypatch.setattr(sessions, "batched", lambda: Broken())
+    break_snapshot_reads(monkeypatch)
     assert await whoami(key) == user.pk
 
 
