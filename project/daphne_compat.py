@@ -122,7 +122,8 @@ class _Inbox:
         """The ASGI `receive`: the next message, waiting for one."""
         while not self.items:
             waiter = asyncio.get_running_loop().create_future()
-            self.getters = (self.getters or []) + [waiter]
+            self.getters = self.getters or []
+            self.getters.append(waiter)
             try:
                 await waiter
             except BaseException:
@@ -131,7 +132,8 @@ class _Inbox:
                     self._wake()  # woken, then cancelled: the message goes to another getter
                 raise
             finally:
-                self.getters = [other for other in self.getters if other is not waiter] or None
+                self.getters.remove(waiter)
+                self.getters = self.getters or None
         item = self.items.popleft()
         self.items = self.items or None
         return item
